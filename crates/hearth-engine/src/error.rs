@@ -1,0 +1,46 @@
+//! What can go wrong in the engine, and whose fault it is.
+
+use hearth_security::Denied;
+use hearth_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The caller may not do this (403) or may not see the resource (404).
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    /// A request field is invalid (400). `param` names the field.
+    #[error("{message}")]
+    Invalid {
+        param: &'static str,
+        message: String,
+    },
+    /// The change conflicts with existing state (409), e.g. a duplicate
+    /// email. Not retryable as is.
+    #[error("{0}")]
+    Conflict(String),
+    /// The store failed (500, or 503 when retryable).
+    #[error("storage error")]
+    Store(#[source] StoreError),
+}
+
+impl From<StoreError> for EngineError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => EngineError::Conflict(format!("{what} already exists")),
+            other => EngineError::Store(other),
+        }
+    }
+}
+
+impl EngineError {
+    pub(crate) fn invalid(param: &'static str, message: impl Into<String>) -> Self {
+        EngineError::Invalid {
+            param,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn not_found(what: &'static str) -> Self {
+        EngineError::Denied(Denied::NotFound(what))
+    }
+}

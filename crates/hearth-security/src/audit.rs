@@ -1,0 +1,193 @@
+//! The audit buffer: API-call records go into a bounded queue and one
+//! writer task commits them in groups.
+//!
+//! The hot path only enqueues (waiting for room if the queue is full, so a
+//! stalled database slows callers instead of losing records). The writer
+//! takes everything queued, appends it to the hash-chained log in one
+//! transaction, and records the keys' last-use times in the same round.
+//! On shutdown it drains the queue before it returns.
+
+use hearth_store::Store;
+use hearth_types::AuditEntry;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+/// Tuning for the audit buffer.
+#[derive(Debug, Clone)]
+pub struct AuditOptions {
+    /// Records the queue holds before callers wait.
+    pub capacity: usize,
+    /// Most records committed in one transaction.
+    pub max_batch: usize,
+}
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        AuditOptions {
+            capacity: 16_384,
+            max_batch: 1_024,
+        }
+    }
+}
+
+enum Message {
+    Record {
+        entry: AuditEntry,
+        /// The key used, so the writer can update its last-use time.
+        key_id: Option<String>,
+    },
+    /// Answered once everything queued before it is committed.
+    Flush(oneshot::Sender<()>),
+}
+
+/// The sending side, cloned into every request. Cheap to clone.
+#[derive(Clone)]
+pub struct AuditSink {
+    tx: mpsc::Sender<Message>,
+    capacity: usize,
+}
+
+impl AuditSink {
+    /// Queues a record. Waits only if the queue is full.
+    pub async fn record(&self, entry: AuditEntry, key_id: Option<String>) {
+        if self.tx.send(Message::Record { entry, key_id }).await.is_err() {
+            // Only after shutdown has drained the writer; nothing can be
+            // written any more, so say so loudly.
+            tracing::error!("audit record dropped: the audit writer has stopped");
+        }
+    }
+
+    /// Waits until every record queued before this call is committed.
+    /// Admins reading the log call it first, so they see their own calls.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Message::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    /// Records currently waiting in the queue.
+    pub fn depth(&self) -> usize {
+        self.capacity - self.tx.capacity()
+    }
+}
+
+/// Starts the writer. It runs until `shutdown` is cancelled, then commits
+/// what is queued and returns; await the handle to know it has.
+pub fn spawn_writer(
+    store: Store,
+    options: &AuditOptions,
+    shutdown: CancellationToken,
+) -> (AuditSink, tokio::task::JoinHandle<()>) {
+    let capacity = options.capacity.max(1);
+    let (tx, rx) = mpsc::channel(capacity);
+    let writer = Writer {
+        store,
+        rx,
+        max_batch: options.max_batch.max(1),
+    };
+    let handle = tokio::spawn(writer.run(shutdown));
+    (AuditSink { tx, capacity }, handle)
+}
+
+struct Writer {
+    store: Store,
+    rx: mpsc::Receiver<Message>,
+    max_batch: usize,
+}
+
+impl Writer {
+    async fn run(mut self, shutdown: CancellationToken) {
+        let mut batch = Vec::with_capacity(self.max_batch);
+        loop {
+            let first = tokio::select! {
+                biased;
+                msg = self.rx.recv() => msg,
+                () = shutdown.cancelled() => None,
+            };
+            let Some(first) = first else { break };
+            batch.push(first);
+            while batch.len() < self.max_batch {
+                match self.rx.try_recv() {
+                    Ok(msg) => batch.push(msg),
+                    Err(_) => break,
+                }
+            }
+            self.commit(&mut batch, &shutdown).await;
+        }
+        // Shutdown: refuse new records, then commit everything queued.
+        self.rx.close();
+        while let Some(msg) = self.rx.recv().await {
+            batch.push(msg);
+            if batch.len() >= self.max_batch {
+                self.commit(&mut batch, &shutdown).await;
+            }
+        }
+        self.commit(&mut batch, &shutdown).await;
+    }
+
+    /// Commits a batch, retrying while the database is unavailable. Flush
+    /// requests are answered only after the records before them are in.
+    async fn commit(&self, batch: &mut Vec<Message>, shutdown: &CancellationToken) {
+        if batch.is_empty() {
+            return;
+        }
+        let mut entries = Vec::with_capacity(batch.len());
+        let mut last_use: HashMap<String, i64> = HashMap::new();
+        let mut flushes = Vec::new();
+        for msg in batch.drain(..) {
+            match msg {
+                Message::Record { entry, key_id } => {
+                    if let Some(key_id) = key_id {
+                        let at = last_use.entry(key_id).or_insert(entry.created_at);
+                        *at = (*at).max(entry.created_at);
+                    }
+                    entries.push(entry);
+                }
+                Message::Flush(done) => flushes.push(done),
+            }
+        }
+        metrics::histogram!("hearth_audit_batch_size").record(entries.len() as f64);
+        if !entries.is_empty() {
+            self.append_with_retry(entries, shutdown).await;
+        }
+        if !last_use.is_empty() {
+            let uses: Vec<(String, i64)> = last_use.into_iter().collect();
+            if let Err(error) = self.store.touch_api_keys(&uses).await {
+                // Last-use times are advisory; the next batch will set them.
+                tracing::warn!(%error, "could not record API key last-use times");
+            }
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+
+    async fn append_with_retry(&self, entries: Vec<AuditEntry>, shutdown: &CancellationToken) {
+        let mut delay = Duration::from_millis(50);
+        // While running, retry until the database is back: callers wait on
+        // the full queue rather than lose records. During shutdown, give up
+        // after a bounded number of tries so the process can exit.
+        let mut tries_left_after_shutdown = 5;
+        loop {
+            match self.store.append_audit(entries.clone()).await {
+                Ok(_) => return,
+                Err(error) => {
+                    metrics::counter!("hearth_audit_write_errors_total").increment(1);
+                    if shutdown.is_cancelled() {
+                        tries_left_after_shutdown -= 1;
+                        if tries_left_after_shutdown == 0 {
+                            tracing::error!(%error, lost = entries.len(), "audit records could not be written before exit");
+                            return;
+                        }
+                    }
+                    tracing::warn!(%error, pending = entries.len(), "audit write failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! The application state and the router.
+
+use crate::config::Config;
+use crate::{gate, routes};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::get;
+use hearth_engine::Engine;
+use hearth_security::Authenticator;
+use hearth_security::audit::AuditSink;
+use hearth_security::ratelimit::Limiter;
+use hearth_store::Store;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Everything a handler can reach. Cheap to clone: one handle per service.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Engine,
+    pub auth: Authenticator,
+    pub store: Store,
+    pub limiter: Arc<Limiter>,
+    pub audit: AuditSink,
+    pub config: Arc<Config>,
+    pub metrics: PrometheusHandle,
+    /// Cancelled when the audit writer task has ended.
+    pub(crate) audit_writer_done: CancellationToken,
+}
+
+impl AppState {
+    pub(crate) fn audit_writer_finished(&self) -> bool {
+        self.audit_writer_done.is_cancelled()
+    }
+}
+
+/// Every route. The API sits behind the gate (auth, limits, audit); the
+/// operations probes do not.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route(
+            "/v1/admin/orgs",
+            get(routes::orgs::list).post(routes::orgs::create),
+        )
+        .route(
+            "/v1/admin/orgs/{id}",
+            get(routes::orgs::get).patch(routes::orgs::update),
+        )
+        .route(
+            "/v1/admin/users",
+            get(routes::users::list).post(routes::users::create),
+        )
+        .route(
+            "/v1/admin/users/{id}",
+            get(routes::users::get).patch(routes::users::update),
+        )
+        .route(
+            "/v1/admin/api-keys",
+            get(routes::keys::list).post(routes::keys::create),
+        )
+        .route(
+            "/v1/admin/api-keys/{id}",
+            get(routes::keys::get)
+                .patch(routes::keys::update)
+                .delete(routes::keys::revoke),
+        )
+        .route("/v1/admin/audit-logs", get(routes::audit::list))
+        .route("/v1/admin/audit-logs/verify", get(routes::audit::verify))
+        .route("/v1/me", get(routes::me::get))
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), gate::gate))
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes));
+    let ops = Router::new()
+        .route("/healthz", get(routes::ops::healthz))
+        .route("/readyz", get(routes::ops::readyz))
+        .route("/metrics", get(routes::ops::metrics));
+    ops.merge(api).with_state(state)
+}

@@ -1,0 +1,221 @@
+//! Extractors whose rejections use the error envelope: JSON bodies that
+//! name the offending field, query strings, and the authenticated caller.
+
+use crate::error::ApiError;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use bytes::Bytes;
+use hearth_engine::CallContext;
+use hearth_security::Principal;
+use serde::de::DeserializeOwned;
+
+/// A JSON body. Wrong content type → 415, too large → 413, malformed JSON
+/// or a wrong field → 400 with `param` naming the field.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "invalid_request_error",
+                "expected 'Content-Type: application/json'",
+            )
+            .code("unsupported_media_type"));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let mime = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+pub(crate) fn body_rejection(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        too_large()
+    } else {
+        ApiError::bad_request(format!("could not read the request body: {rejection}"))
+            .code("invalid_body")
+    }
+}
+
+pub(crate) fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "invalid_request_error",
+        "request body too large",
+    )
+    .code("request_too_large")
+}
+
+/// Parses JSON, turning serde's errors into a 400 that names the field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: Result<T, _> = serde_path_to_error::deserialize(&mut de);
+    if value.is_ok()
+        && let Err(trailing) = de.end()
+    {
+        return Err(
+            ApiError::bad_request(format!("the request body is not valid JSON: {trailing}"))
+                .code("invalid_json"),
+        );
+    }
+    value.map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            let what = if bytes.iter().all(u8::is_ascii_whitespace) {
+                "the request body is empty; expected a JSON object".to_owned()
+            } else {
+                format!("the request body is not valid JSON: {inner}")
+            };
+            return ApiError::bad_request(what).code("invalid_json");
+        }
+        let message = inner.to_string();
+        let field = named_field(&message);
+        let param = match (path.as_str(), field) {
+            (".", Some(f)) => f.to_owned(),
+            (p, Some(f)) if message.starts_with("missing field") => format!("{p}.{f}"),
+            (".", None) => String::new(),
+            (p, _) => p.to_owned(),
+        };
+        let shown = strip_position(&message);
+        let text = if param.is_empty() {
+            format!("invalid request body: {shown}")
+        } else {
+            format!("invalid value for '{param}': {shown}")
+        };
+        let err = ApiError::bad_request(text).code("invalid_body");
+        if param.is_empty() { err } else { err.param(param) }
+    })
+}
+
+/// The field serde names in "missing field `x`" / "unknown field `x`".
+fn named_field(message: &str) -> Option<&str> {
+    let rest = message
+        .strip_prefix("missing field `")
+        .or_else(|| message.strip_prefix("unknown field `"))?;
+    rest.split('`').next()
+}
+
+/// Drops serde_json's " at line 1 column 9" suffix, which says nothing a
+/// client can use once the field is named.
+fn strip_position(message: &str) -> &str {
+    message
+        .rfind(" at line ")
+        .map_or(message, |i| &message[..i])
+}
+
+/// A query string; bad parameters get a 400 naming them.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded_deserializer(query);
+        serde_path_to_error::deserialize(de)
+            .map(ApiQuery)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let message = e.into_inner().to_string();
+                let param = named_field(&message).map_or(path, str::to_owned);
+                ApiError::bad_request(format!("invalid query parameter '{param}': {message}"))
+                    .param(param)
+                    .code("invalid_query")
+            })
+    }
+}
+
+fn serde_urlencoded_deserializer(
+    query: &str,
+) -> serde_urlencoded::Deserializer<'_> {
+    serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()))
+}
+
+/// The authenticated caller, put in the request by the gate.
+pub struct Caller(pub Principal);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .map(Caller)
+            .ok_or_else(ApiError::internal)
+    }
+}
+
+/// Facts about the call, recorded with any state change it makes.
+pub struct Call(pub CallContext);
+
+impl<S: Send + Sync> FromRequestParts<S> for Call {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<CallContext>()
+            .cloned()
+            .map(Call)
+            .ok_or_else(ApiError::internal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        email: String,
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Inner {
+        count: u32,
+    }
+
+    fn err(json: &str) -> ApiError {
+        parse_json::<Body>(json.as_bytes()).unwrap_err()
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert_eq!(err(r#"{"email": 5}"#).param.as_deref(), Some("email"));
+        assert_eq!(err(r#"{}"#).param.as_deref(), Some("email"));
+        assert_eq!(err(r#"{"email":"a","inner":{"count":"x"}}"#).param.as_deref(), Some("inner.count"));
+        assert_eq!(err(r#"{"email":"a","inner":{}}"#).param.as_deref(), Some("inner.count"));
+        assert_eq!(err(r#"{"email":"a","extra":1}"#).param.as_deref(), Some("extra"));
+    }
+
+    #[test]
+    fn syntax_errors_say_so() {
+        let e = err("{not json");
+        assert_eq!(e.code, Some("invalid_json"));
+        assert!(err("").message.contains("empty"));
+        assert_eq!(err(r#"{"email":"a"} trailing"#).code, Some("invalid_json"));
+    }
+}

@@ -1,0 +1,324 @@
+//! The gate every API call passes: request id → body-size check → auth →
+//! rate limit → handler → audit record and metrics.
+//!
+//! Everything here is on the hot path, so it touches no database: keys come
+//! from the authenticator's cache, limits from the in-process limiter, and
+//! the audit record goes into the buffered writer.
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::extract::too_large;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use hearth_engine::CallContext;
+use hearth_security::ratelimit::{Check, Decision, Quota, RateLimiter, Subject};
+use hearth_security::{AuthError, Principal};
+use hearth_types::AuditEntry;
+use hearth_types::id::{IdKind, new_id};
+use hearth_types::time::now_millis;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const API_KEY: HeaderName = HeaderName::from_static("api-key");
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+
+pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = request_id(req.headers());
+    let call = CallContext {
+        request_id: request_id.clone(),
+        method: req.method().as_str().to_owned(),
+        path: req.uri().path().to_owned(),
+        client_addr: req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string()),
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(512).collect()),
+    };
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+
+    let (principal, mut response) = match admit(&app, &mut req).await {
+        Err(refusal) => (refusal.principal, refusal.response),
+        Ok((principal, decision)) => {
+            req.extensions_mut().insert(principal.clone());
+            req.extensions_mut().insert(call.clone());
+            let mut response = next.run(req).await;
+            rate_limit_headers(response.headers_mut(), &decision);
+            (Some(principal), response)
+        }
+    };
+
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    let status_label = status.to_string();
+    metrics::counter!(
+        "hearth_http_requests_total",
+        "route" => route.clone(),
+        "method" => call.method.clone(),
+        "status" => status_label,
+    )
+    .increment(1);
+    metrics::histogram!(
+        "hearth_http_request_duration_seconds",
+        "route" => route,
+        "method" => call.method.clone(),
+    )
+    .record(elapsed.as_secs_f64());
+
+    let key_id = principal
+        .as_ref()
+        .and_then(|p| p.key_id().map(str::to_owned));
+    let entry = AuditEntry {
+        id: new_id(IdKind::Audit),
+        created_at: now_millis(),
+        request_id,
+        org_id: principal.as_ref().map(|p| p.org_id().to_owned()),
+        user_id: principal.as_ref().map(|p| p.user_id().to_owned()),
+        key_prefix: principal
+            .as_ref()
+            .and_then(|p| p.key_prefix().map(str::to_owned)),
+        method: call.method,
+        path: call.path,
+        status: i64::from(status),
+        latency_us: i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX),
+        client_addr: call.client_addr,
+        user_agent: call.user_agent,
+        ..AuditEntry::default()
+    };
+    app.audit.record(entry, key_id).await;
+    response
+}
+
+/// A call turned away before its handler ran.
+struct Refusal {
+    /// Known when the refusal came after authentication (429).
+    principal: Option<Principal>,
+    response: Response,
+}
+
+impl From<ApiError> for Refusal {
+    fn from(e: ApiError) -> Self {
+        Refusal {
+            principal: None,
+            response: e.into_response(),
+        }
+    }
+}
+
+async fn admit(app: &AppState, req: &mut Request) -> Result<(Principal, Decision), Refusal> {
+    let declared_len = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_len.is_some_and(|n| n > app.config.max_body_bytes as u64) {
+        return Err(too_large().into());
+    }
+    let secret = credential(req.headers()).map_err(ApiError::from)?;
+    let principal = app
+        .auth
+        .authenticate(secret)
+        .await
+        .map_err(ApiError::from)?;
+    let decision = rate_limit(app, &principal).await;
+    if !decision.allowed {
+        let mut response = rate_limited(&decision).into_response();
+        rate_limit_headers(response.headers_mut(), &decision);
+        return Err(Refusal {
+            principal: Some(principal),
+            response,
+        });
+    }
+    Ok((principal, decision))
+}
+
+/// The presented key: `Authorization: Bearer`, else `x-api-key`, else
+/// `api-key`. A present but malformed `Authorization` is an error with no
+/// fallback to the other headers.
+pub fn credential(headers: &HeaderMap) -> Result<&str, AuthError> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let value = value.to_str().map_err(|_| AuthError::Malformed)?;
+        let (scheme, token) = value.split_once(' ').ok_or(AuthError::Malformed)?;
+        let token = token.trim();
+        if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.contains(' ') {
+            return Err(AuthError::Malformed);
+        }
+        return Ok(token);
+    }
+    for name in [X_API_KEY, API_KEY] {
+        if let Some(value) = headers.get(&name) {
+            let token = value.to_str().map_err(|_| AuthError::InvalidKey)?.trim();
+            if token.is_empty() {
+                return Err(AuthError::InvalidKey);
+            }
+            return Ok(token);
+        }
+    }
+    Err(AuthError::Missing)
+}
+
+async fn rate_limit(app: &AppState, principal: &Principal) -> Decision {
+    let org_rpm = match app.auth.org(principal.org_id()).await {
+        Ok(Some(org)) => org.requests_per_minute,
+        // The org row is only read for its override; without it the
+        // default still protects the service.
+        Ok(None) | Err(_) => None,
+    };
+    let org_quota = org_rpm
+        .and_then(|n| u64::try_from(n).ok())
+        .unwrap_or(app.config.limits.requests_per_minute);
+    let mut checks = Vec::with_capacity(2);
+    checks.push(Check {
+        subject: Subject::OrgRequests(principal.org_id().to_owned()),
+        quota: Quota { per_minute: org_quota },
+    });
+    if let (Some(key_id), Some(rpm)) = (principal.key_id(), principal.key_requests_per_minute()) {
+        checks.push(Check {
+            subject: Subject::KeyRequests(key_id.to_owned()),
+            quota: Quota {
+                per_minute: u64::try_from(rpm).unwrap_or(1),
+            },
+        });
+    }
+    let decision = app.limiter.acquire(&checks, 1).await;
+    if !decision.allowed {
+        metrics::counter!("hearth_rate_limited_total", "kind" => "requests").increment(1);
+    }
+    decision
+}
+
+fn rate_limited(decision: &Decision) -> ApiError {
+    let secs = retry_after_secs(decision.retry_after);
+    let mut err = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limit_error",
+        format!(
+            "rate limit of {} requests per minute reached; retry after {secs} s",
+            decision.limit
+        ),
+    )
+    .code("rate_limit_exceeded");
+    err.headers
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    err
+}
+
+/// Whole seconds, rounded up, at least 1: a client that waits this long
+/// will get through.
+fn retry_after_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0).max(u64::from(d.is_zero()))
+}
+
+fn rate_limit_headers(headers: &mut HeaderMap, d: &Decision) {
+    headers.insert(
+        HeaderName::from_static("x-ratelimit-limit-requests"),
+        HeaderValue::from(d.limit),
+    );
+    headers.insert(
+        HeaderName::from_static("x-ratelimit-remaining-requests"),
+        HeaderValue::from(d.remaining),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format_duration(d.reset)) {
+        headers.insert(HeaderName::from_static("x-ratelimit-reset-requests"), v);
+    }
+}
+
+/// A duration the way OpenAI writes its reset headers: `1s`, `6m0s`,
+/// `250ms`.
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let total_secs = d.as_secs_f64();
+    let minutes = (total_secs / 60.0).floor();
+    let secs = total_secs - minutes * 60.0;
+    let secs_text = format!("{secs:.3}");
+    let secs_text = secs_text.trim_end_matches('0').trim_end_matches('.');
+    if minutes >= 1.0 {
+        format!("{minutes}m{secs_text}s")
+    } else {
+        format!("{secs_text}s")
+    }
+}
+
+/// The caller's `x-request-id` if it is sane, else a new one.
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= 128
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        })
+        .map_or_else(|| new_id(IdKind::Request), str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(HeaderName::from_static(k), HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn bearer_wins_then_x_api_key_then_api_key() {
+        let all = headers(&[("authorization", "Bearer a"), ("x-api-key", "b"), ("api-key", "c")]);
+        assert_eq!(credential(&all).unwrap(), "a");
+        assert_eq!(credential(&headers(&[("x-api-key", "b"), ("api-key", "c")])).unwrap(), "b");
+        assert_eq!(credential(&headers(&[("api-key", "c")])).unwrap(), "c");
+        assert!(matches!(credential(&HeaderMap::new()), Err(AuthError::Missing)));
+    }
+
+    #[test]
+    fn malformed_authorization_never_falls_back() {
+        for bad in ["Basic abc", "Bearer", "Bearer ", "Bearer a b", "token"] {
+            let h = headers(&[("authorization", bad), ("x-api-key", "good")]);
+            assert!(matches!(credential(&h), Err(AuthError::Malformed)), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn request_ids_are_echoed_only_when_sane() {
+        assert_eq!(request_id(&headers(&[("x-request-id", "abc-123")])), "abc-123");
+        assert!(request_id(&headers(&[("x-request-id", "no spaces")])).starts_with("req_"));
+        assert!(request_id(&HeaderMap::new()).starts_with("req_"));
+    }
+
+    #[test]
+    fn durations_read_like_openai_headers() {
+        assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
+        assert_eq!(format_duration(Duration::from_secs(1)), "1s");
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(format_duration(Duration::from_secs(360)), "6m0s");
+    }
+
+    #[test]
+    fn retry_after_rounds_up() {
+        assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(1001)), 2);
+        assert_eq!(retry_after_secs(Duration::from_secs(3)), 3);
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+    }
+}

@@ -1,0 +1,16 @@
+//! The `hearth` server: HTTP surface, configuration, CLI and the error
+//! envelope. No business logic lives here: handlers extract, call one
+//! engine function and map the result.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod gate;
+mod routes;
+pub mod serve;
+pub mod telemetry;
+
+pub use config::Config;
+pub use serve::{Running, start};

@@ -1,0 +1,5 @@
+//! The `hearth` binary.
+
+fn main() -> std::process::ExitCode {
+    hearth_server::cli::main()
+}

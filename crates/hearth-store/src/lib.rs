@@ -4,7 +4,7 @@
 //! One SQL text serves both backends through sqlx's Any driver. That fixes
 //! a few rules every query here follows: `$N` placeholders, ids as TEXT,
 //! timestamps as BIGINT Unix milliseconds, every integer BIGINT, booleans
-//! read with [`sql::get_bool`].
+//! INTEGER 0/1 on SQLite and BOOLEAN on PostgreSQL (see `sql.rs`).
 //!
 //! Architecture invariant: the store writes what it is given. It mints no
 //! ids and reads no clock (the engine does both); the one thing it computes

@@ -1,1 +1,43 @@
-//! placeholder
+//! Test kit: a real Hearth server on `127.0.0.1:0` with a fresh database
+//! per test, on SQLite or PostgreSQL, and helpers to drive it over HTTP.
+//!
+//! Suites that must hold on both backends write each test once as
+//! `async fn name(server: TestServer)` and list it in [`backend_tests!`].
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test support code: a failed set-up should fail the test loudly")]
+
+mod server;
+
+pub use hearth_store::Backend;
+pub use server::{TestServer, TestUser};
+
+/// Generates `sqlite::name` and `postgres::name` tests from
+/// `async fn name(server: TestServer)`. The PostgreSQL variant passes
+/// without running (and says so once on stderr) when PostgreSQL is not
+/// reachable and `HEARTH_REQUIRE_POSTGRES` is not `1`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let server = $crate::TestServer::start($crate::Backend::Sqlite)
+                        .await
+                        .expect("SQLite test server");
+                    super::$name(server).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(server) = $crate::TestServer::start($crate::Backend::Postgres).await {
+                        super::$name(server).await;
+                    }
+                }
+            )*
+        }
+    };
+}

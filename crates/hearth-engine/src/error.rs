@@ -2,6 +2,7 @@
 
 use hearth_security::Denied;
 use hearth_store::StoreError;
+use std::borrow::Cow;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -11,13 +12,28 @@ pub enum EngineError {
     /// A request field is invalid (400). `param` names the field.
     #[error("{message}")]
     Invalid {
-        param: &'static str,
+        param: Cow<'static, str>,
         message: String,
     },
     /// The change conflicts with existing state (409), e.g. a duplicate
     /// email. Not retryable as is.
     #[error("{0}")]
     Conflict(String),
+    /// The model is unknown, or the organisation may not use it (404
+    /// `model_not_found`; the two are not told apart).
+    #[error("{0}")]
+    ModelNotFound(String),
+    /// No model is configured at all.
+    #[error(
+        "no models are configured: add [[providers]] and [[models]] to the config file, or set OPENAI_API_KEY or ANTHROPIC_API_KEY, and restart"
+    )]
+    NoModels,
+    /// The organisation's tokens-per-minute allowance is spent (429).
+    #[error("token rate limit reached")]
+    TokensExhausted(hearth_security::ratelimit::Decision),
+    /// Every deployment failed, or the upstream refused the request.
+    #[error(transparent)]
+    Upstream(#[from] hearth_providers::ProviderError),
     /// The store failed (500, or 503 when retryable).
     #[error("storage error")]
     Store(#[source] StoreError),
@@ -35,7 +51,7 @@ impl From<StoreError> for EngineError {
 impl EngineError {
     pub(crate) fn invalid(param: &'static str, message: impl Into<String>) -> Self {
         EngineError::Invalid {
-            param,
+            param: Cow::Borrowed(param),
             message: message.into(),
         }
     }

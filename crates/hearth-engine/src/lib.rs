@@ -7,11 +7,15 @@
 
 pub mod admin;
 mod error;
+pub mod gateway;
 
 pub use error::EngineError;
 
+use gateway::{Catalog, RetryPolicy};
 use hearth_security::Authenticator;
+use hearth_security::ratelimit::Limiter;
 use hearth_store::Store;
+use std::sync::Arc;
 
 /// Default limits for organisations that set none of their own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,11 +29,37 @@ pub struct DefaultLimits {
 pub struct Engine {
     pub(crate) store: Store,
     pub(crate) auth: Authenticator,
+    pub(crate) limiter: Arc<Limiter>,
+    pub(crate) catalog: Arc<Catalog>,
+    pub(crate) limits: DefaultLimits,
+    pub(crate) retry: RetryPolicy,
+}
+
+/// What the engine is built from.
+pub struct EngineParts {
+    pub store: Store,
+    pub auth: Authenticator,
+    pub limiter: Arc<Limiter>,
+    pub catalog: Arc<Catalog>,
+    pub limits: DefaultLimits,
+    pub retry: RetryPolicy,
 }
 
 impl Engine {
-    pub fn new(store: Store, auth: Authenticator) -> Self {
-        Engine { store, auth }
+    pub fn new(parts: EngineParts) -> Self {
+        Engine {
+            store: parts.store,
+            auth: parts.auth,
+            limiter: parts.limiter,
+            catalog: parts.catalog,
+            limits: parts.limits,
+            retry: parts.retry,
+        }
+    }
+
+    /// The model catalogue.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
     }
 }
 

@@ -9,6 +9,7 @@
 
 use hearth_store::Store;
 use hearth_types::AuditEntry;
+use hearth_types::usage::UsageRecord;
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -32,12 +33,19 @@ impl Default for AuditOptions {
     }
 }
 
+/// What one finished API call leaves behind.
+#[derive(Debug, Clone)]
+pub struct CallRecord {
+    pub entry: AuditEntry,
+    /// The key used, so the writer can update its last-use time.
+    pub key_id: Option<String>,
+    /// The token usage, when the call reached a model.
+    pub usage: Option<UsageRecord>,
+}
+
 enum Message {
-    Record {
-        entry: AuditEntry,
-        /// The key used, so the writer can update its last-use time.
-        key_id: Option<String>,
-    },
+    /// Boxed: records are large, and the queue holds thousands of slots.
+    Record(Box<CallRecord>),
     /// Answered once everything queued before it is committed.
     Flush(oneshot::Sender<()>),
 }
@@ -51,11 +59,36 @@ pub struct AuditSink {
 
 impl AuditSink {
     /// Queues a record. Waits only if the queue is full.
-    pub async fn record(&self, entry: AuditEntry, key_id: Option<String>) {
-        if self.tx.send(Message::Record { entry, key_id }).await.is_err() {
+    pub async fn record(&self, record: CallRecord) {
+        if self
+            .tx
+            .send(Message::Record(Box::new(record)))
+            .await
+            .is_err()
+        {
             // Only after shutdown has drained the writer; nothing can be
             // written any more, so say so loudly.
             tracing::error!("audit record dropped: the audit writer has stopped");
+        }
+    }
+
+    /// Queues a record from code that cannot wait (a response body being
+    /// dropped): at once if there is room, else from a spawned task that
+    /// waits for room.
+    pub fn record_detached(&self, record: CallRecord) {
+        match self.tx.try_send(Message::Record(Box::new(record))) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(msg)) => {
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    if tx.send(msg).await.is_err() {
+                        tracing::error!("audit record dropped: the audit writer has stopped");
+                    }
+                });
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                tracing::error!("audit record dropped: the audit writer has stopped");
+            }
         }
     }
 
@@ -135,23 +168,36 @@ impl Writer {
             return;
         }
         let mut entries = Vec::with_capacity(batch.len());
+        let mut usage = Vec::new();
         let mut last_use: HashMap<String, i64> = HashMap::new();
         let mut flushes = Vec::new();
         for msg in batch.drain(..) {
             match msg {
-                Message::Record { entry, key_id } => {
-                    if let Some(key_id) = key_id {
-                        let at = last_use.entry(key_id).or_insert(entry.created_at);
-                        *at = (*at).max(entry.created_at);
+                Message::Record(record) => {
+                    let record = *record;
+                    if let Some(key_id) = record.key_id {
+                        let at = last_use.entry(key_id).or_insert(record.entry.created_at);
+                        *at = (*at).max(record.entry.created_at);
                     }
-                    entries.push(entry);
+                    usage.extend(record.usage);
+                    entries.push(record.entry);
                 }
                 Message::Flush(done) => flushes.push(done),
             }
         }
         metrics::histogram!("hearth_audit_batch_size").record(entries.len() as f64);
         if !entries.is_empty() {
-            self.append_with_retry(entries, shutdown).await;
+            let count = entries.len();
+            self.write_with_retry("audit records", count, shutdown, || async {
+                self.store.append_audit(entries.clone()).await.map(drop)
+            })
+            .await;
+        }
+        if !usage.is_empty() {
+            self.write_with_retry("usage records", usage.len(), shutdown, || {
+                self.store.record_usage(&usage)
+            })
+            .await;
         }
         if !last_use.is_empty() {
             let uses: Vec<(String, i64)> = last_use.into_iter().collect();
@@ -165,29 +211,35 @@ impl Writer {
         }
     }
 
-    async fn append_with_retry(&self, entries: Vec<AuditEntry>, shutdown: &CancellationToken) {
+    /// Runs a write, retrying while the database is unavailable. While
+    /// running it retries until the database is back (callers wait on the
+    /// full queue rather than lose records); during shutdown it gives up
+    /// after a bounded number of tries so the process can exit.
+    async fn write_with_retry<F, Fut>(
+        &self,
+        what: &str,
+        count: usize,
+        shutdown: &CancellationToken,
+        mut op: F,
+    ) where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<(), hearth_store::StoreError>>,
+    {
         let mut delay = Duration::from_millis(50);
-        // While running, retry until the database is back: callers wait on
-        // the full queue rather than lose records. During shutdown, give up
-        // after a bounded number of tries so the process can exit.
         let mut tries_left_after_shutdown = 5;
         loop {
-            match self.store.append_audit(entries.clone()).await {
-                Ok(_) => return,
-                Err(error) => {
-                    metrics::counter!("hearth_audit_write_errors_total").increment(1);
-                    if shutdown.is_cancelled() {
-                        tries_left_after_shutdown -= 1;
-                        if tries_left_after_shutdown == 0 {
-                            tracing::error!(%error, lost = entries.len(), "audit records could not be written before exit");
-                            return;
-                        }
-                    }
-                    tracing::warn!(%error, pending = entries.len(), "audit write failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
+            let Err(error) = op().await else { return };
+            metrics::counter!("hearth_audit_write_errors_total").increment(1);
+            if shutdown.is_cancelled() {
+                tries_left_after_shutdown -= 1;
+                if tries_left_after_shutdown == 0 {
+                    tracing::error!(%error, lost = count, "{what} could not be written before exit");
+                    return;
                 }
             }
+            tracing::warn!(%error, pending = count, "{what} write failed; retrying");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
         }
     }
 }

@@ -10,9 +10,9 @@ use crate::error::AuthError;
 use crate::keys;
 use crate::principal::Principal;
 use hearth_store::{Store, StoreError};
+use hearth_types::time::now_millis;
 use hearth_types::{ApiKey, Org, User};
 use std::sync::{Arc, RwLock};
-use hearth_types::time::now_millis;
 use std::time::Duration;
 
 /// How the authenticator caches.
@@ -158,7 +158,12 @@ impl Authenticator {
         if let Some(cached) = self.inner.keys.get(hash) {
             return Ok(cached);
         }
-        let key = self.inner.store.find_api_key_by_hash(hash).await?.map(Arc::new);
+        let key = self
+            .inner
+            .store
+            .find_api_key_by_hash(hash)
+            .await?
+            .map(Arc::new);
         self.inner.keys.insert(hash.to_owned(), key.clone());
         Ok(key)
     }

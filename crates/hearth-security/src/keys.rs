@@ -87,7 +87,10 @@ mod tests {
         assert_eq!(a.hash.len(), 64);
         assert!(a.secret.starts_with(&a.prefix));
         assert_eq!(a.prefix.len(), PREFIX_LEN);
-        assert!(!format!("{a:?}").contains(&a.secret), "Debug must not print the secret");
+        assert!(
+            !format!("{a:?}").contains(&a.secret),
+            "Debug must not print the secret"
+        );
     }
 
     #[test]

@@ -112,7 +112,14 @@ mod tests {
     use super::*;
 
     fn principal(role: Role, instance_owner: bool) -> Principal {
-        Principal::new("org_a".into(), "user_a".into(), role, None, instance_owner, None)
+        Principal::new(
+            "org_a".into(),
+            "user_a".into(),
+            role,
+            None,
+            instance_owner,
+            None,
+        )
     }
 
     #[test]
@@ -121,7 +128,11 @@ mod tests {
             .require(Permission::ManageUsers)
             .unwrap_err();
         assert!(matches!(err, Denied::Forbidden { .. }));
-        assert!(principal(Role::Admin, false).require(Permission::ManageUsers).is_ok());
+        assert!(
+            principal(Role::Admin, false)
+                .require(Permission::ManageUsers)
+                .is_ok()
+        );
     }
 
     #[test]

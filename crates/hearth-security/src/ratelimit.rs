@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hash};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -58,6 +58,14 @@ pub trait RateLimiter: Send + Sync {
     /// the subject that must wait longest; otherwise the decision reports
     /// the subject with the least remaining.
     fn acquire(&self, checks: &[Check], cost: u64) -> impl Future<Output = Decision> + Send;
+
+    /// Corrects an earlier charge of `charged` units to `actual` once the
+    /// real cost is known (tokens are estimated before a model call and
+    /// counted after it). Never refuses: an overrun makes later calls
+    /// wait. Fire-and-forget, so it can run where nothing can be awaited
+    /// (a dropped stream); a shared implementation sends it in the
+    /// background.
+    fn settle(&self, check: &Check, charged: u64, actual: u64);
 }
 
 /// The limiters Hearth can run. A closed set: each variant is a deployment
@@ -71,6 +79,12 @@ impl RateLimiter for Limiter {
     async fn acquire(&self, checks: &[Check], cost: u64) -> Decision {
         match self {
             Limiter::Local(local) => local.acquire_now(checks, cost),
+        }
+    }
+
+    fn settle(&self, check: &Check, charged: u64, actual: u64) {
+        match self {
+            Limiter::Local(local) => local.settle(check, charged, actual),
         }
     }
 }
@@ -100,11 +114,9 @@ impl Default for LocalLimiter {
 
 impl LocalLimiter {
     fn shard(&self, subject: &Subject) -> &Mutex<HashMap<Subject, u64>> {
-        let mut h = self.hasher.build_hasher();
-        subject.hash(&mut h);
         // Truncation is the point: any bits pick a shard.
         #[expect(clippy::cast_possible_truncation, reason = "hash bits select a shard")]
-        let i = (h.finish() as usize) % SHARDS;
+        let i = (self.hasher.hash_one(subject) as usize) % SHARDS;
         &self.shards[i]
     }
 
@@ -152,7 +164,10 @@ impl LocalLimiter {
         // Nanoseconds each unit occupies, and the burst the quota tolerates.
         let interval = 60_000_000_000 / per_minute;
         let burst = interval.saturating_mul(per_minute);
-        let mut shard = self.shard(&check.subject).lock().unwrap_or_else(|e| e.into_inner());
+        let mut shard = self
+            .shard(&check.subject)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let tat = shard.get(&check.subject).copied().unwrap_or(0).max(now);
         let new_tat = tat.saturating_add(interval.saturating_mul(cost));
         let allow_at = new_tat.saturating_sub(burst);
@@ -182,8 +197,31 @@ impl LocalLimiter {
         }
     }
 
+    /// Moves the subject's arrival time by the difference between what was
+    /// charged and what was used.
+    pub fn settle(&self, check: &Check, charged: u64, actual: u64) {
+        if charged == actual {
+            return;
+        }
+        let interval = 60_000_000_000 / check.quota.per_minute.max(1);
+        let mut shard = self
+            .shard(&check.subject)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let tat = shard.entry(check.subject.clone()).or_insert(0);
+        if actual > charged {
+            let base = (*tat).max(self.now_nanos());
+            *tat = base.saturating_add(interval.saturating_mul(actual - charged));
+        } else {
+            *tat = tat.saturating_sub(interval.saturating_mul(charged - actual));
+        }
+    }
+
     fn restore(&self, subject: &Subject, previous: u64) {
-        let mut shard = self.shard(subject).lock().unwrap_or_else(|e| e.into_inner());
+        let mut shard = self
+            .shard(subject)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         shard.insert(subject.clone(), previous);
     }
 }
@@ -258,11 +296,36 @@ mod tests {
             subject: Subject::OrgTokens("o".into()),
             quota: Quota { per_minute: 1000 },
         };
-        assert!(l.acquire_at(std::slice::from_ref(&tokens), 600, SEC).allowed);
+        assert!(
+            l.acquire_at(std::slice::from_ref(&tokens), 600, SEC)
+                .allowed
+        );
         let d = l.acquire_at(std::slice::from_ref(&tokens), 600, SEC);
         assert!(!d.allowed);
         assert_eq!(d.remaining, 400);
-        assert!(d.retry_after > Duration::from_secs(11) && d.retry_after <= Duration::from_secs(12));
+        assert!(
+            d.retry_after > Duration::from_secs(11) && d.retry_after <= Duration::from_secs(12)
+        );
+    }
+
+    #[test]
+    fn settling_moves_the_allowance_both_ways() {
+        let l = LocalLimiter::default();
+        let tokens = Check {
+            subject: Subject::OrgTokens("o".into()),
+            quota: Quota { per_minute: 1000 },
+        };
+        let now = l.now_nanos();
+        assert!(
+            l.acquire_at(std::slice::from_ref(&tokens), 100, now)
+                .allowed
+        );
+        // The call used 1,100 tokens, not 100: the allowance is overdrawn.
+        l.settle(&tokens, 100, 1_100);
+        assert!(!l.acquire_now(std::slice::from_ref(&tokens), 1).allowed);
+        // Refunding the overrun makes room again.
+        l.settle(&tokens, 1_100, 100);
+        assert!(l.acquire_now(std::slice::from_ref(&tokens), 1).allowed);
     }
 
     #[test]

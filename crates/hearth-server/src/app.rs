@@ -5,14 +5,18 @@ use crate::{gate, routes};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use axum::routing::get;
-use hearth_engine::Engine;
+use axum::routing::{get, post};
+use hearth_engine::gateway::Catalog;
+use hearth_engine::{DefaultLimits, Engine, EngineParts};
+use hearth_providers::Provider;
 use hearth_security::Authenticator;
 use hearth_security::audit::AuditSink;
 use hearth_security::ratelimit::Limiter;
 use hearth_store::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// Everything a handler can reach. Cheap to clone: one handle per service.
@@ -68,6 +72,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/audit-logs", get(routes::audit::list))
         .route("/v1/admin/audit-logs/verify", get(routes::audit::verify))
         .route("/v1/me", get(routes::me::get))
+        .route("/v1/models", get(routes::models::list))
+        .route("/v1/models/{*id}", get(routes::models::get))
+        .route("/v1/chat/completions", post(routes::chat::chat))
+        .route("/v1/completions", post(routes::chat::completions))
+        .route("/v1/admin/usage", get(routes::usage::get))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), gate::gate))
@@ -75,6 +84,49 @@ pub fn router(state: AppState) -> Router {
     let ops = Router::new()
         .route("/healthz", get(routes::ops::healthz))
         .route("/readyz", get(routes::ops::readyz))
-        .route("/metrics", get(routes::ops::metrics));
+        .route("/metrics", get(routes::ops::metrics))
+        .layer(middleware::from_fn(gate::stamp_request_id));
     ops.merge(api).with_state(state)
+}
+
+/// The engine, wired from the store, authenticator, limiter and catalogue.
+pub fn engine(
+    store: &Store,
+    auth: &Authenticator,
+    limiter: Arc<Limiter>,
+    catalog: Arc<Catalog>,
+    config: &Config,
+) -> Engine {
+    Engine::new(EngineParts {
+        store: store.clone(),
+        auth: auth.clone(),
+        limiter,
+        catalog,
+        limits: DefaultLimits {
+            requests_per_minute: config.limits.requests_per_minute,
+            tokens_per_minute: config.limits.tokens_per_minute,
+        },
+        retry: config.gateway.retry,
+    })
+}
+
+/// The model catalogue from the gateway config: one shared HTTP client per
+/// distinct connect timeout (in practice one), so every provider shares a
+/// connection pool.
+pub fn catalog(config: &Config) -> anyhow::Result<Catalog> {
+    let mut clients: HashMap<Duration, reqwest::Client> = HashMap::new();
+    let mut providers = Vec::with_capacity(config.gateway.providers.len());
+    for p in &config.gateway.providers {
+        let client = match clients.get(&p.connect_timeout) {
+            Some(c) => c.clone(),
+            None => {
+                let c = hearth_providers::http_client(p.connect_timeout)?;
+                clients.insert(p.connect_timeout, c.clone());
+                c
+            }
+        };
+        providers.push(Provider::new(p.settings.clone(), client));
+    }
+    Ok(Catalog::new(providers, &config.gateway.models)
+        .map_err(|e| crate::config::ConfigError(e.to_string()))?)
 }

@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use hearth_engine::admin::{ListKeys, ListUsers};
 use hearth_engine::{CallContext, Engine};
-use hearth_security::{AuthOptions, Authenticator};
+use hearth_security::{AuthOptions, Authenticator, keys};
 use hearth_store::{Store, StoreOptions};
 use hearth_types::Role;
 use hearth_types::admin::{
@@ -27,7 +27,11 @@ use std::process::ExitCode;
 pub const ADMIN_KEY_ENV: &str = "HEARTH_ADMIN_KEY";
 
 #[derive(Debug, Parser)]
-#[command(name = "hearth", version, about = "Hearth: a self-hosted AI platform server")]
+#[command(
+    name = "hearth",
+    version,
+    about = "Hearth: a self-hosted AI platform server"
+)]
 struct Cli {
     /// TOML config file.
     #[arg(long, global = true, value_name = "FILE")]
@@ -135,7 +139,10 @@ enum AuditCommand {
 /// Runs the CLI; the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -157,8 +164,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         _ => None,
     };
     let config = Config::load(cli.config.as_deref(), std::env::vars(), listen.as_deref())?;
-    init_logging(config.log_format);
     let admin_key = std::env::var(ADMIN_KEY_ENV).ok().filter(|k| !k.is_empty());
+    // Checked again by the bootstrap; here so that a bad key fails before
+    // anything touches (or creates) the database.
+    if let Some(key) = &admin_key
+        && key.chars().count() < keys::MIN_SECRET_LEN
+    {
+        anyhow::bail!(
+            "{ADMIN_KEY_ENV} must be at least {} characters",
+            keys::MIN_SECRET_LEN
+        );
+    }
+    init_logging(config.log_format);
     match cli.command {
         Command::Serve { .. } => serve(config, admin_key).await,
         Command::Orgs(cmd) => admin(config, admin_key, |ops| Box::pin(ops.orgs(cmd))).await,
@@ -213,7 +230,12 @@ async fn admin(
     .await
     .context("cannot open the database")?;
     let auth = Authenticator::new(store.clone(), &AuthOptions::default());
-    let engine = Engine::new(store.clone(), auth.clone());
+    // Administration never calls a model: no catalogue, a private limiter.
+    let limiter = std::sync::Arc::new(hearth_security::ratelimit::Limiter::Local(
+        hearth_security::ratelimit::LocalLimiter::default(),
+    ));
+    let catalog = std::sync::Arc::new(hearth_engine::gateway::Catalog::default());
+    let engine = crate::app::engine(&store, &auth, limiter.clone(), catalog.clone(), &config);
     if let Some(boot) = engine.bootstrap(admin_key.as_deref()).await? {
         eprintln!("Bootstrapped organisation '{}'.", boot.org.name);
         if let Some(secret) = boot.generated_secret {
@@ -252,6 +274,7 @@ impl Ops {
                     name,
                     requests_per_minute: None,
                     tokens_per_minute: None,
+                    allowed_models: None,
                 };
                 let org = self.engine.create_org(&self.actor, &self.call, req).await?;
                 print(&OrgView::from(&org))
@@ -266,12 +289,17 @@ impl Ops {
     async fn users(&self, cmd: UsersCommand) -> anyhow::Result<()> {
         match cmd {
             UsersCommand::Create { email, role, org } => {
+                let what = format!("cannot create user {email}");
                 let req = hearth_types::admin::CreateUser {
                     email,
                     role,
                     org_id: org,
                 };
-                let user = self.engine.create_user(&self.actor, &self.call, req).await?;
+                let user = self
+                    .engine
+                    .create_user(&self.actor, &self.call, req)
+                    .await
+                    .context(what)?;
                 print(&UserView::from(&user))
             }
             UsersCommand::List { org } => {
@@ -305,7 +333,8 @@ impl Ops {
                 let user = self
                     .engine
                     .update_user(&self.actor, &self.call, &args.id, req)
-                    .await?;
+                    .await
+                    .with_context(|| format!("cannot update user {}", args.id))?;
                 print(&UserView::from(&user))
             }
         }
@@ -335,19 +364,20 @@ impl Ops {
                     }
                     (None, None) => anyhow::bail!("pass --user ID or --email EMAIL"),
                 };
-                let expires_at = expires_in_days.map(|days| {
-                    hearth_types::time::now_millis() / 1000 + i64::from(days) * 86_400
-                });
+                let expires_at = expires_in_days
+                    .map(|days| hearth_types::time::now_millis() / 1000 + i64::from(days) * 86_400);
                 let req = CreateApiKey {
                     user_id,
                     name,
                     expires_at,
                     requests_per_minute: None,
                 };
+                let user_id = req.user_id.clone();
                 let (key, secret) = self
                     .engine
                     .create_api_key(&self.actor, &self.call, req)
-                    .await?;
+                    .await
+                    .with_context(|| format!("cannot create a key for user {user_id}"))?;
                 print(&CreatedApiKey {
                     view: ApiKeyView::from(&key),
                     key: secret,
@@ -376,7 +406,8 @@ impl Ops {
                 let key = self
                     .engine
                     .revoke_api_key(&self.actor, &self.call, &id)
-                    .await?;
+                    .await
+                    .with_context(|| format!("cannot revoke key {id}"))?;
                 print(&ApiKeyView::from(&key))
             }
         }

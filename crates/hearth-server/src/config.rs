@@ -5,7 +5,9 @@
 //! Unknown keys and bad values fail at start-up with a message naming the
 //! key, and the environment variable when that is where it came from.
 
+use crate::gateway_config::{self, GatewayConfig, RawGateway, RawModel, RawProvider};
 use serde::Deserialize;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -31,6 +33,8 @@ pub struct Config {
     pub audit_capacity: usize,
     pub audit_max_batch: usize,
     pub log_format: LogFormat,
+    /// Providers, models and retry policy of the LLM gateway.
+    pub gateway: GatewayConfig,
 }
 
 #[derive(Clone)]
@@ -77,6 +81,12 @@ struct RawConfig {
     audit: RawAudit,
     #[serde(default)]
     log: RawLog,
+    #[serde(default)]
+    providers: Vec<RawProvider>,
+    #[serde(default)]
+    models: Vec<RawModel>,
+    #[serde(default)]
+    gateway: RawGateway,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -123,7 +133,7 @@ struct RawLog {
 /// A configuration problem, naming the key (and its source) at fault.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration error: {0}")]
-pub struct ConfigError(String);
+pub struct ConfigError(pub(crate) String);
 
 impl Config {
     /// Loads the file (if any), applies environment overrides from `env`
@@ -144,18 +154,40 @@ impl Config {
             }
             None => toml::Table::new(),
         };
-        let from_env = apply_env(&mut table, env)?;
-        let raw: RawConfig = serde_path_to_error::deserialize(toml::Value::Table(table))
-            .map_err(|e| {
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        let from_env = apply_env(&mut table, env.iter().cloned())?;
+        let env_map: HashMap<String, String> = env.into_iter().collect();
+        let raw: RawConfig =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
                 let path = e.path().to_string();
                 let source = from_env
                     .iter()
                     .find(|(key, _)| path != "." && key.starts_with(&path))
                     .map(|(_, var)| format!(" (set by environment variable {var})"))
                     .unwrap_or_default();
-                ConfigError(format!("key '{path}'{source}: {}", e.into_inner()))
+                // The toml error's message alone: its `Display` appends a
+                // second line ("in `section`") that repeats the path.
+                ConfigError(format!("key '{path}'{source}: {}", e.inner().message()))
             })?;
-        raw.validate(listen_flag)
+        raw.validate(listen_flag, &env_map)
+            .map_err(|ConfigError(message)| {
+                // Validation names the key; add the variable that set it.
+                let message = from_env
+                    .iter()
+                    .map(|(key, var)| (format!("key '{key}'"), var))
+                    .find(|(named, _)| message.contains(named.as_str()))
+                    .map_or_else(
+                        || message.clone(),
+                        |(named, var)| {
+                            message.replacen(
+                                &named,
+                                &format!("{named} (set by environment variable {var})"),
+                                1,
+                            )
+                        },
+                    );
+                ConfigError(message)
+            })
     }
 
     /// The defaults, as `hearth serve` with no config file runs.
@@ -163,7 +195,7 @@ impl Config {
         // The empty raw config always validates; fall back to the same
         // values spelled out should that ever change.
         RawConfig::default()
-            .validate(None)
+            .validate(None, &HashMap::new())
             .unwrap_or_else(|_| Config {
                 listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
                 max_body_bytes: 50 * 1024 * 1024,
@@ -180,19 +212,30 @@ impl Config {
                 audit_capacity: 16_384,
                 audit_max_batch: 1_024,
                 log_format: LogFormat::Text,
+                gateway: GatewayConfig::default(),
             })
     }
 }
 
 impl RawConfig {
-    fn validate(self, listen_flag: Option<&str>) -> Result<Config, ConfigError> {
+    fn validate(
+        self,
+        listen_flag: Option<&str>,
+        env: &HashMap<String, String>,
+    ) -> Result<Config, ConfigError> {
+        let gateway = gateway_config::build(self.providers, self.models, self.gateway, env)?;
         let listen_text = listen_flag
             .map(str::to_owned)
             .or(self.server.listen)
             .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         let listen = listen_text.parse::<SocketAddr>().map_err(|_| {
+            let source = if listen_flag.is_some() {
+                "--listen"
+            } else {
+                "key 'server.listen'"
+            };
             ConfigError(format!(
-                "key 'server.listen': '{listen_text}' is not an address like 127.0.0.1:8080"
+                "{source}: '{listen_text}' is not an address like 127.0.0.1:8080"
             ))
         })?;
         let url = self
@@ -210,9 +253,13 @@ impl RawConfig {
         }
         Ok(Config {
             listen,
-            max_body_bytes: positive("server.max_body_bytes", self.server.max_body_bytes, 50 * 1024 * 1024)?
-                .try_into()
-                .map_err(|_| ConfigError("key 'server.max_body_bytes': too large".to_owned()))?,
+            max_body_bytes: positive(
+                "server.max_body_bytes",
+                self.server.max_body_bytes,
+                50 * 1024 * 1024,
+            )?
+            .try_into()
+            .map_err(|_| ConfigError("key 'server.max_body_bytes': too large".to_owned()))?,
             shutdown_grace: Duration::from_secs(self.server.shutdown_grace_secs.unwrap_or(30)),
             database: DatabaseConfig {
                 url,
@@ -224,8 +271,16 @@ impl RawConfig {
                 .unwrap_or(8),
             },
             limits: LimitsConfig {
-                requests_per_minute: positive("limits.requests_per_minute", self.limits.requests_per_minute, 600)?,
-                tokens_per_minute: positive("limits.tokens_per_minute", self.limits.tokens_per_minute, 1_000_000)?,
+                requests_per_minute: positive(
+                    "limits.requests_per_minute",
+                    self.limits.requests_per_minute,
+                    600,
+                )?,
+                tokens_per_minute: positive(
+                    "limits.tokens_per_minute",
+                    self.limits.tokens_per_minute,
+                    1_000_000,
+                )?,
             },
             auth_cache_ttl: Duration::from_secs(self.auth.cache_ttl_secs.unwrap_or(10)),
             audit_capacity: usize::try_from(positive(
@@ -241,6 +296,7 @@ impl RawConfig {
             )?)
             .unwrap_or(1_024),
             log_format: self.log.format.unwrap_or(LogFormat::Text),
+            gateway,
         })
     }
 }
@@ -351,7 +407,10 @@ mod tests {
     fn env_overrides_file_and_flag_overrides_both() {
         let c = load_str(
             "[limits]\nrequests_per_minute = 5\n[server]\nlisten = \"127.0.0.1:9000\"\n",
-            &[("HEARTH__LIMITS__REQUESTS_PER_MINUTE", "7"), ("HEARTH_ADMIN_KEY", "x")],
+            &[
+                ("HEARTH__LIMITS__REQUESTS_PER_MINUTE", "7"),
+                ("HEARTH_ADMIN_KEY", "x"),
+            ],
         )
         .unwrap();
         assert_eq!(c.limits.requests_per_minute, 7);
@@ -362,14 +421,19 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_named() {
-        let err = load_str("[database]\nurll = \"x\"\n", &[]).unwrap_err().to_string();
+        let err = load_str("[database]\nurll = \"x\"\n", &[])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("urll") && err.contains("database"), "{err}");
         let err = load_str("[nope]\n", &[]).unwrap_err().to_string();
         assert!(err.contains("nope"), "{err}");
         let err = Config::load(None, env(&[("HEARTH__LIMITS__RPM", "3")]), None)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("rpm") && err.contains("HEARTH__LIMITS__RPM"), "{err}");
+        assert!(
+            err.contains("rpm") && err.contains("HEARTH__LIMITS__RPM"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -378,21 +442,45 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("limits.requests_per_minute"), "{err}");
-        let err = load_str("[limits]\nrequests_per_minute = 0\n", &[]).unwrap_err().to_string();
+        let err = load_str("[limits]\nrequests_per_minute = 0\n", &[])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("limits.requests_per_minute"), "{err}");
-        let err = load_str("[server]\nlisten = \"localhost\"\n", &[]).unwrap_err().to_string();
+        let err = load_str("[server]\nlisten = \"localhost\"\n", &[])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("server.listen"), "{err}");
-        let err = load_str("[database]\nurl = \"mysql://x\"\n", &[]).unwrap_err().to_string();
+        let err = load_str("[database]\nurl = \"mysql://x\"\n", &[])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("database.url"), "{err}");
+        let err = Config::load(
+            None,
+            env(&[("HEARTH__LIMITS__REQUESTS_PER_MINUTE", "0")]),
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("HEARTH__LIMITS__REQUESTS_PER_MINUTE"), "{err}");
+        let err = Config::load(None, env(&[]), Some("localhost"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--listen"), "{err}");
         let err = Config::load(None, env(&[("HEARTH__LOG__FORMAT", "xml")]), None)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("log.format") && err.contains("HEARTH__LOG__FORMAT"), "{err}");
+        assert!(
+            err.contains("log.format") && err.contains("HEARTH__LOG__FORMAT"),
+            "{err}"
+        );
     }
 
     #[test]
     fn database_passwords_never_print() {
-        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
         let c = Config::load(
             None,
             env(&[("HEARTH__DATABASE__URL", "postgres://u:secret@h/db")]),

@@ -20,7 +20,8 @@ pub struct ApiError {
     pub code: Option<&'static str>,
     pub param: Option<String>,
     pub message: String,
-    pub headers: HeaderMap,
+    /// Boxed to keep `Result<_, ApiError>` small on the success path.
+    pub headers: Box<HeaderMap>,
 }
 
 #[derive(Serialize)]
@@ -46,7 +47,7 @@ impl ApiError {
             code: None,
             param: None,
             message: message.into(),
-            headers: HeaderMap::new(),
+            headers: Box::default(),
         }
     }
 
@@ -104,7 +105,7 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        response.headers_mut().extend(self.headers);
+        response.headers_mut().extend(*self.headers);
         response
     }
 }
@@ -171,7 +172,53 @@ impl From<EngineError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "invalid_request_error", message)
                     .code("conflict")
             }
+            EngineError::ModelNotFound(message) => ApiError::not_found(message)
+                .param("model")
+                .code("model_not_found"),
+            EngineError::NoModels => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_error",
+                EngineError::NoModels.to_string(),
+            )
+            .code("no_models_configured"),
+            EngineError::TokensExhausted(decision) => {
+                let secs = crate::gate::retry_after_secs(decision.retry_after);
+                let mut err = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limit_error",
+                    format!(
+                        "token rate limit of {} tokens per minute reached; retry after {secs} s",
+                        decision.limit
+                    ),
+                )
+                .code("rate_limit_exceeded");
+                err.headers
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                err.headers.extend(crate::gate::token_headers(&decision));
+                err
+            }
+            EngineError::Upstream(e) => upstream(&e),
             EngineError::Store(s) => s.into(),
         }
     }
+}
+
+/// An upstream failure as the client sees it: the provider's own view of
+/// status and message (credentials already redacted), in our envelope.
+fn upstream(e: &hearth_providers::ProviderError) -> ApiError {
+    let view = e.client_view();
+    let status = StatusCode::from_u16(view.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    if status.is_server_error() {
+        tracing::warn!(error = %e, "upstream call failed");
+    }
+    let mut err = ApiError::new(status, view.kind, view.message).code(view.code);
+    if let Some(param) = view.param {
+        err = err.param(param);
+    }
+    if let Some(after) = view.retry_after {
+        let secs = crate::gate::retry_after_secs(after);
+        err.headers
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    err
 }

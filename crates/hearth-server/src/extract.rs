@@ -20,6 +20,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ApiJsonLen(value, _) = ApiJsonLen::from_request(req, state).await?;
+        Ok(ApiJson(value))
+    }
+}
+
+/// [`ApiJson`] that also gives the body's size in bytes (model calls
+/// estimate prompt tokens from it).
+pub struct ApiJsonLen<T>(pub T, pub usize);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJsonLen<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         if !is_json(req.headers()) {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -31,7 +44,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(body_rejection)?;
-        parse_json(&bytes).map(ApiJson)
+        let len = bytes.len();
+        parse_json(&bytes).map(|value| ApiJsonLen(value, len))
     }
 }
 
@@ -39,7 +53,12 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
     let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let mime = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
@@ -68,10 +87,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if value.is_ok()
         && let Err(trailing) = de.end()
     {
-        return Err(
-            ApiError::bad_request(format!("the request body is not valid JSON: {trailing}"))
-                .code("invalid_json"),
-        );
+        return Err(ApiError::bad_request(format!(
+            "the request body is not valid JSON: {trailing}"
+        ))
+        .code("invalid_json"));
     }
     value.map_err(|e| {
         let path = e.path().to_string();
@@ -99,7 +118,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             format!("invalid value for '{param}': {shown}")
         };
         let err = ApiError::bad_request(text).code("invalid_body");
-        if param.is_empty() { err } else { err.param(param) }
+        if param.is_empty() {
+            err
+        } else {
+            err.param(param)
+        }
     })
 }
 
@@ -141,9 +164,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-fn serde_urlencoded_deserializer(
-    query: &str,
-) -> serde_urlencoded::Deserializer<'_> {
+fn serde_urlencoded_deserializer(query: &str) -> serde_urlencoded::Deserializer<'_> {
     serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()))
 }
 
@@ -206,9 +227,20 @@ mod tests {
     fn errors_name_the_field() {
         assert_eq!(err(r#"{"email": 5}"#).param.as_deref(), Some("email"));
         assert_eq!(err(r#"{}"#).param.as_deref(), Some("email"));
-        assert_eq!(err(r#"{"email":"a","inner":{"count":"x"}}"#).param.as_deref(), Some("inner.count"));
-        assert_eq!(err(r#"{"email":"a","inner":{}}"#).param.as_deref(), Some("inner.count"));
-        assert_eq!(err(r#"{"email":"a","extra":1}"#).param.as_deref(), Some("extra"));
+        assert_eq!(
+            err(r#"{"email":"a","inner":{"count":"x"}}"#)
+                .param
+                .as_deref(),
+            Some("inner.count")
+        );
+        assert_eq!(
+            err(r#"{"email":"a","inner":{}}"#).param.as_deref(),
+            Some("inner.count")
+        );
+        assert_eq!(
+            err(r#"{"email":"a","extra":1}"#).param.as_deref(),
+            Some("extra")
+        );
     }
 
     #[test]

@@ -8,17 +8,24 @@
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::too_large;
+use crate::meter::Meter;
+use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use hearth_engine::CallContext;
+use hearth_security::audit::CallRecord;
 use hearth_security::ratelimit::{Check, Decision, Quota, RateLimiter, Subject};
 use hearth_security::{AuthError, Principal};
 use hearth_types::AuditEntry;
 use hearth_types::id::{IdKind, new_id};
 use hearth_types::time::now_millis;
+use hearth_types::usage::UsageRecord;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -47,11 +54,13 @@ pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> 
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
 
+    let meter = Meter::default();
     let (principal, mut response) = match admit(&app, &mut req).await {
         Err(refusal) => (refusal.principal, refusal.response),
         Ok((principal, decision)) => {
             req.extensions_mut().insert(principal.clone());
             req.extensions_mut().insert(call.clone());
+            req.extensions_mut().insert(meter.clone());
             let mut response = next.run(req).await;
             rate_limit_headers(response.headers_mut(), &decision);
             (Some(principal), response)
@@ -62,13 +71,11 @@ pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> 
         response.headers_mut().insert(REQUEST_ID, value);
     }
     let status = response.status().as_u16();
-    let elapsed = started.elapsed();
-    let status_label = status.to_string();
     metrics::counter!(
         "hearth_http_requests_total",
         "route" => route.clone(),
         "method" => call.method.clone(),
-        "status" => status_label,
+        "status" => status.to_string(),
     )
     .increment(1);
     metrics::histogram!(
@@ -76,30 +83,153 @@ pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> 
         "route" => route,
         "method" => call.method.clone(),
     )
-    .record(elapsed.as_secs_f64());
+    .record(started.elapsed().as_secs_f64());
 
-    let key_id = principal
-        .as_ref()
-        .and_then(|p| p.key_id().map(str::to_owned));
-    let entry = AuditEntry {
-        id: new_id(IdKind::Audit),
-        created_at: now_millis(),
-        request_id,
-        org_id: principal.as_ref().map(|p| p.org_id().to_owned()),
-        user_id: principal.as_ref().map(|p| p.user_id().to_owned()),
-        key_prefix: principal
-            .as_ref()
-            .and_then(|p| p.key_prefix().map(str::to_owned)),
-        method: call.method,
-        path: call.path,
-        status: i64::from(status),
-        latency_us: i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX),
-        client_addr: call.client_addr,
-        user_agent: call.user_agent,
-        ..AuditEntry::default()
+    let finish = Finish {
+        app: app.clone(),
+        call,
+        principal,
+        status,
+        started,
+        meter,
     };
-    app.audit.record(entry, key_id).await;
-    response
+    // A body of known length is complete now. A stream is recorded when it
+    // ends or the client abandons it, with what it consumed by then.
+    if http_body::Body::size_hint(response.body())
+        .exact()
+        .is_some()
+    {
+        app.audit.record(finish.into_record()).await;
+        response
+    } else {
+        response.map(|body| {
+            Body::new(RecordOnEnd {
+                inner: body,
+                finish: Some(finish),
+            })
+        })
+    }
+}
+
+/// Everything needed to write a call's audit (and usage) record once its
+/// response is finished.
+struct Finish {
+    app: AppState,
+    call: CallContext,
+    principal: Option<Principal>,
+    status: u16,
+    started: Instant,
+    meter: Meter,
+}
+
+impl Finish {
+    /// Settles the call's token charge and builds its records.
+    fn into_record(self) -> CallRecord {
+        let metered = self.meter.finish();
+        let principal = self.principal.as_ref();
+        let now = now_millis();
+        let mut entry = AuditEntry {
+            id: new_id(IdKind::Audit),
+            created_at: now,
+            request_id: self.call.request_id,
+            org_id: principal.map(|p| p.org_id().to_owned()),
+            user_id: principal.map(|p| p.user_id().to_owned()),
+            key_prefix: principal.and_then(|p| p.key_prefix().map(str::to_owned)),
+            method: self.call.method,
+            path: self.call.path,
+            status: i64::from(self.status),
+            latency_us: i64::try_from(self.started.elapsed().as_micros()).unwrap_or(i64::MAX),
+            client_addr: self.call.client_addr,
+            user_agent: self.call.user_agent,
+            ..AuditEntry::default()
+        };
+        let mut usage = None;
+        if let Some(m) = metered {
+            entry.model = Some(m.model.clone());
+            if let Some(charge) = &m.charge {
+                self.app
+                    .engine
+                    .settle_tokens(charge, m.input_tokens + m.output_tokens);
+                entry.input_tokens = Some(saturating_i64(m.input_tokens));
+                entry.output_tokens = Some(saturating_i64(m.output_tokens));
+                if let Some(p) = principal {
+                    usage = Some(UsageRecord {
+                        id: new_id(IdKind::Usage),
+                        created_at: now,
+                        request_id: entry.request_id.clone(),
+                        org_id: p.org_id().to_owned(),
+                        user_id: p.user_id().to_owned(),
+                        key_id: p.key_id().map(str::to_owned),
+                        model: m.model,
+                        input_tokens: saturating_i64(m.input_tokens),
+                        output_tokens: saturating_i64(m.output_tokens),
+                        estimated: m.estimated,
+                    });
+                }
+            }
+        }
+        CallRecord {
+            entry,
+            key_id: principal.and_then(|p| p.key_id().map(str::to_owned)),
+            usage,
+        }
+    }
+}
+
+fn saturating_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A streamed response body that writes the call's records when it ends,
+/// fails, or is dropped unfinished (the client went away).
+struct RecordOnEnd {
+    inner: Body,
+    finish: Option<Finish>,
+}
+
+impl RecordOnEnd {
+    fn complete(&mut self) {
+        if let Some(finish) = self.finish.take() {
+            let sink = finish.app.audit.clone();
+            sink.record_detached(finish.into_record());
+        }
+    }
+}
+
+impl http_body::Body for RecordOnEnd {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        let ended = match &polled {
+            Poll::Ready(None | Some(Err(_))) => true,
+            Poll::Ready(Some(Ok(_))) => this.inner.is_end_stream(),
+            Poll::Pending => false,
+        };
+        if ended {
+            this.complete();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for RecordOnEnd {
+    fn drop(&mut self) {
+        self.complete();
+    }
 }
 
 /// A call turned away before its handler ran.
@@ -183,7 +313,9 @@ async fn rate_limit(app: &AppState, principal: &Principal) -> Decision {
     let mut checks = Vec::with_capacity(2);
     checks.push(Check {
         subject: Subject::OrgRequests(principal.org_id().to_owned()),
-        quota: Quota { per_minute: org_quota },
+        quota: Quota {
+            per_minute: org_quota,
+        },
     });
     if let (Some(key_id), Some(rpm)) = (principal.key_id(), principal.key_requests_per_minute()) {
         checks.push(Check {
@@ -218,8 +350,25 @@ fn rate_limited(decision: &Decision) -> ApiError {
 
 /// Whole seconds, rounded up, at least 1: a client that waits this long
 /// will get through.
-fn retry_after_secs(d: Duration) -> u64 {
+pub(crate) fn retry_after_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0).max(u64::from(d.is_zero()))
+}
+
+/// The `x-ratelimit-*-tokens` headers for a token limit decision.
+pub(crate) fn token_headers(d: &Decision) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        HeaderName::from_static("x-ratelimit-limit-tokens"),
+        HeaderValue::from(d.limit),
+    );
+    headers.insert(
+        HeaderName::from_static("x-ratelimit-remaining-tokens"),
+        HeaderValue::from(d.remaining),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format_duration(d.reset)) {
+        headers.insert(HeaderName::from_static("x-ratelimit-reset-tokens"), v);
+    }
+    headers
 }
 
 fn rate_limit_headers(headers: &mut HeaderMap, d: &Decision) {
@@ -255,6 +404,17 @@ pub fn format_duration(d: Duration) -> String {
     }
 }
 
+/// Gives the responses of routes outside the gate (the operations probes)
+/// an `x-request-id` too: every response carries one.
+pub async fn stamp_request_id(req: Request, next: Next) -> Response {
+    let id = request_id(req.headers());
+    let mut response = next.run(req).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
 /// The caller's `x-request-id` if it is sane, else a new one.
 fn request_id(headers: &HeaderMap) -> String {
     headers
@@ -277,31 +437,50 @@ mod tests {
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.insert(HeaderName::from_static(k), HeaderValue::from_str(v).unwrap());
+            h.insert(
+                HeaderName::from_static(k),
+                HeaderValue::from_str(v).unwrap(),
+            );
         }
         h
     }
 
     #[test]
     fn bearer_wins_then_x_api_key_then_api_key() {
-        let all = headers(&[("authorization", "Bearer a"), ("x-api-key", "b"), ("api-key", "c")]);
+        let all = headers(&[
+            ("authorization", "Bearer a"),
+            ("x-api-key", "b"),
+            ("api-key", "c"),
+        ]);
         assert_eq!(credential(&all).unwrap(), "a");
-        assert_eq!(credential(&headers(&[("x-api-key", "b"), ("api-key", "c")])).unwrap(), "b");
+        assert_eq!(
+            credential(&headers(&[("x-api-key", "b"), ("api-key", "c")])).unwrap(),
+            "b"
+        );
         assert_eq!(credential(&headers(&[("api-key", "c")])).unwrap(), "c");
-        assert!(matches!(credential(&HeaderMap::new()), Err(AuthError::Missing)));
+        assert!(matches!(
+            credential(&HeaderMap::new()),
+            Err(AuthError::Missing)
+        ));
     }
 
     #[test]
     fn malformed_authorization_never_falls_back() {
         for bad in ["Basic abc", "Bearer", "Bearer ", "Bearer a b", "token"] {
             let h = headers(&[("authorization", bad), ("x-api-key", "good")]);
-            assert!(matches!(credential(&h), Err(AuthError::Malformed)), "{bad:?}");
+            assert!(
+                matches!(credential(&h), Err(AuthError::Malformed)),
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn request_ids_are_echoed_only_when_sane() {
-        assert_eq!(request_id(&headers(&[("x-request-id", "abc-123")])), "abc-123");
+        assert_eq!(
+            request_id(&headers(&[("x-request-id", "abc-123")])),
+            "abc-123"
+        );
         assert!(request_id(&headers(&[("x-request-id", "no spaces")])).starts_with("req_"));
         assert!(request_id(&HeaderMap::new()).starts_with("req_"));
     }

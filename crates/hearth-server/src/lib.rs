@@ -8,8 +8,11 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod gate;
+pub mod gateway_config;
+pub mod meter;
 mod routes;
 pub mod serve;
+mod sse;
 pub mod telemetry;
 
 pub use config::Config;

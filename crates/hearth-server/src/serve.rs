@@ -10,7 +10,6 @@ use crate::config::Config;
 use crate::telemetry::metrics_handle;
 use anyhow::Context as _;
 use axum::serve::ListenerExt as _;
-use hearth_engine::Engine;
 use hearth_engine::admin::Bootstrapped;
 use hearth_security::audit::{AuditOptions, spawn_writer};
 use hearth_security::ratelimit::{Limiter, LocalLimiter};
@@ -65,7 +64,9 @@ pub async fn start(config: Config, admin_key: Option<String>) -> anyhow::Result<
             cache_ttl: config.auth_cache_ttl,
         },
     );
-    let engine = Engine::new(store.clone(), auth.clone());
+    let limiter = Arc::new(Limiter::Local(LocalLimiter::default()));
+    let catalog = Arc::new(crate::app::catalog(&config)?);
+    let engine = crate::app::engine(&store, &auth, limiter.clone(), catalog.clone(), &config);
     let bootstrapped = engine
         .bootstrap(admin_key.as_deref())
         .await
@@ -91,7 +92,7 @@ pub async fn start(config: Config, admin_key: Option<String>) -> anyhow::Result<
         engine,
         auth,
         store: store.clone(),
-        limiter: Arc::new(Limiter::Local(LocalLimiter::default())),
+        limiter,
         audit,
         config: Arc::new(config),
         metrics: metrics_handle(),
@@ -115,7 +116,8 @@ pub async fn start(config: Config, admin_key: Option<String>) -> anyhow::Result<
                 tracing::debug!(%error, "could not set TCP_NODELAY");
             }
         });
-        let server = axum::serve(listener, app).with_graceful_shutdown(stop.clone().cancelled_owned());
+        let server =
+            axum::serve(listener, app).with_graceful_shutdown(stop.clone().cancelled_owned());
         tokio::select! {
             result = server => result.context("server error")?,
             () = async { stop.cancelled().await; tokio::time::sleep(grace).await } => {

@@ -2,16 +2,21 @@
 
 use crate::config::LogFormat;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::io::IsTerminal as _;
 use std::sync::OnceLock;
 use tracing_subscriber::EnvFilter;
 
 /// Installs the log subscriber: `RUST_LOG` filters (default `info`), text
-/// or JSON lines on stderr. Safe to call more than once.
+/// or JSON lines on stderr (coloured only on a terminal). Safe to call more than once.
 pub fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    // Colours only for a person at a terminal: escape codes in a file,
+    // journald or a container log are noise.
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
@@ -35,7 +40,9 @@ pub fn metrics_handle() -> PrometheusHandle {
                 .and_then(|b| {
                     b.set_buckets_for_metric(
                         Matcher::Full("hearth_audit_batch_size".to_owned()),
-                        &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0],
+                        &[
+                            1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+                        ],
                     )
                 });
             match builder {
@@ -49,9 +56,9 @@ pub fn metrics_handle() -> PrometheusHandle {
                 }
                 Err(error) => {
                     tracing::warn!(%error, "metrics buckets rejected; using summaries");
-                    PrometheusBuilder::new().install_recorder().unwrap_or_else(|_| {
-                        PrometheusBuilder::new().build_recorder().handle()
-                    })
+                    PrometheusBuilder::new()
+                        .install_recorder()
+                        .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder().handle())
                 }
             }
         })

@@ -23,6 +23,7 @@ mod orgs;
 mod sql;
 #[doc(hidden)]
 pub mod testing;
+mod usage;
 mod users;
 
 pub use audit::ChainReport;

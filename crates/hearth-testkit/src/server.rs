@@ -1,5 +1,6 @@
 //! [`TestServer`]: the real server, started in-process on port 0.
 
+use crate::Reply;
 use hearth_server::{Config, Running};
 use hearth_store::Backend;
 use hearth_store::testing::TestDatabase;
@@ -37,16 +38,20 @@ impl TestServer {
     }
 
     /// Starts a server after `adjust` has changed its config.
-    pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<TestServer> {
-        let db = TestDatabase::new(backend)
-            .await
-            .expect("test database")?;
+    pub async fn start_with(
+        backend: Backend,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Option<TestServer> {
+        let db = TestDatabase::new(backend).await.expect("test database")?;
         let mut config = Config::defaults();
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         config.database.url = db.url.clone();
         config.database.max_connections = 4;
         adjust(&mut config);
-        let admin_key = format!("hk-test-{}", Alphanumeric.sample_string(&mut rand::rng(), 32));
+        let admin_key = format!(
+            "hk-test-{}",
+            Alphanumeric.sample_string(&mut rand::rng(), 32)
+        );
         let running = hearth_server::start(config.clone(), Some(admin_key.clone()))
             .await
             .expect("server starts");
@@ -94,8 +99,20 @@ impl TestServer {
         self.request(method, path, &self.admin_key)
     }
 
+    /// Sends a request built with [`Self::request`], [`Self::admin`] or
+    /// [`Self::client`] and reads the whole response.
+    pub async fn send(&self, req: RequestBuilder) -> Reply {
+        Reply::read(req.send().await.expect("request sent")).await
+    }
+
     /// Sends `body` as JSON with `key` and returns status and JSON body.
-    pub async fn call(&self, method: Method, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut req = self.request(method, path, key);
         if let Some(body) = body {
             req = req.json(&body);
@@ -110,7 +127,12 @@ impl TestServer {
     /// Creates a user in the admin's organisation (or `org_id`) with the
     /// given role, and a key for them.
     pub async fn user(&self, role: &str, org_id: Option<&str>) -> TestUser {
-        let email = format!("{}@test.local", Alphanumeric.sample_string(&mut rand::rng(), 12).to_lowercase());
+        let email = format!(
+            "{}@test.local",
+            Alphanumeric
+                .sample_string(&mut rand::rng(), 12)
+                .to_lowercase()
+        );
         let mut body = json!({"email": email, "role": role});
         if let Some(org) = org_id {
             body["org_id"] = json!(org);
@@ -139,7 +161,12 @@ impl TestServer {
     /// Creates an organisation and returns its id.
     pub async fn org(&self, name: &str) -> String {
         let (status, org) = self
-            .call(Method::POST, "/v1/admin/orgs", &self.admin_key, Some(json!({"name": name})))
+            .call(
+                Method::POST,
+                "/v1/admin/orgs",
+                &self.admin_key,
+                Some(json!({"name": name})),
+            )
             .await;
         assert_eq!(status, 201, "create org: {org}");
         org["id"].as_str().unwrap().to_owned()
@@ -147,9 +174,28 @@ impl TestServer {
 
     /// Stops the server gracefully (drains the audit buffer).
     pub async fn stop(mut self) {
+        self.shutdown().await;
+    }
+
+    /// Stops the server gracefully, like [`Self::stop`], but keeps its
+    /// database so the test can inspect it ([`Self::database_url`]) or
+    /// [`Self::restart`] on it. Calls made meanwhile fail to connect.
+    pub async fn shutdown(&mut self) {
         if let Some(running) = self.running.take() {
             running.stop().await.expect("graceful stop");
         }
+    }
+
+    /// Stops the server gracefully (if it runs) and starts a new one with
+    /// the same config, admin key and database, on a new port: what an
+    /// operator's restart looks like to clients.
+    pub async fn restart(&mut self) {
+        self.shutdown().await;
+        let running = hearth_server::start(self.config.clone(), Some(self.admin_key.clone()))
+            .await
+            .expect("server restarts");
+        self.addr = running.addr;
+        self.running = Some(running);
     }
 }
 

@@ -27,6 +27,9 @@ pub struct CreateOrg {
     pub requests_per_minute: Option<i64>,
     #[serde(default)]
     pub tokens_per_minute: Option<i64>,
+    /// Model ids the organisation may use; absent or `null` means all.
+    #[serde(default)]
+    pub allowed_models: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -39,6 +42,9 @@ pub struct UpdateOrg {
     pub requests_per_minute: Option<Option<i64>>,
     #[serde(default, deserialize_with = "explicit_null")]
     pub tokens_per_minute: Option<Option<i64>>,
+    /// `null` lets the organisation use every configured model again.
+    #[serde(default, deserialize_with = "explicit_null")]
+    pub allowed_models: Option<Option<Vec<String>>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -90,6 +96,7 @@ pub struct OrgView {
     pub name: String,
     pub requests_per_minute: Option<i64>,
     pub tokens_per_minute: Option<i64>,
+    pub allowed_models: Option<Vec<String>>,
     pub created_at: i64,
 }
 
@@ -101,6 +108,7 @@ impl From<&Org> for OrgView {
             name: o.name.clone(),
             requests_per_minute: o.requests_per_minute,
             tokens_per_minute: o.tokens_per_minute,
+            allowed_models: o.allowed_models.clone(),
             created_at: millis_to_secs(o.created_at),
         }
     }

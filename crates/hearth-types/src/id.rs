@@ -11,6 +11,7 @@ pub enum IdKind {
     ApiKey,
     Audit,
     Request,
+    Usage,
 }
 
 impl IdKind {
@@ -22,6 +23,7 @@ impl IdKind {
             IdKind::ApiKey => "key_",
             IdKind::Audit => "audit_",
             IdKind::Request => "req_",
+            IdKind::Usage => "usage_",
         }
     }
 }

@@ -14,6 +14,9 @@ pub struct Org {
     /// Model tokens per minute for the whole organisation; `None` uses the
     /// configured default.
     pub tokens_per_minute: Option<i64>,
+    /// The model ids this organisation may use; `None` means every
+    /// configured model.
+    pub allowed_models: Option<Vec<String>>,
     pub created_at: UnixMillis,
 }
 

@@ -11,6 +11,7 @@ pub mod id;
 pub mod identity;
 pub mod role;
 pub mod time;
+pub mod usage;
 
 pub use audit::{AuditEntry, AuditFilter};
 pub use identity::{ApiKey, Org, User};

@@ -54,6 +54,7 @@ impl Engine {
             name: DEFAULT_ORG_NAME.to_owned(),
             requests_per_minute: None,
             tokens_per_minute: None,
+            allowed_models: None,
             created_at: now,
         };
         let owner = User {
@@ -75,8 +76,13 @@ impl Engine {
         tx.insert_user(&owner).await?;
         tx.insert_api_key(&key).await?;
         tx.set_instance(&owner.id, &org.id).await?;
-        tx.append_audit(vec![system_record(&org.id, &owner.id, "instance.bootstrap", now)])
-            .await?;
+        tx.append_audit(vec![system_record(
+            &org.id,
+            &owner.id,
+            "instance.bootstrap",
+            now,
+        )])
+        .await?;
         match tx.commit().await {
             Ok(()) => {}
             // Another replica bootstrapped first: theirs stands.
@@ -92,7 +98,12 @@ impl Engine {
 
     async fn ensure_owner_key(&self, owner_id: &str, secret: &str) -> Result<(), EngineError> {
         let secret = keys::from_secret(secret.to_owned());
-        if self.store.find_api_key_by_hash(&secret.hash).await?.is_some() {
+        if self
+            .store
+            .find_api_key_by_hash(&secret.hash)
+            .await?
+            .is_some()
+        {
             return Ok(());
         }
         let owner = self
@@ -104,8 +115,13 @@ impl Engine {
         let key = owner_key(&owner, &secret, now);
         let mut tx = self.store.begin().await?;
         tx.insert_api_key(&key).await?;
-        tx.append_audit(vec![system_record(&owner.org_id, &owner.id, "api_key.create", now)])
-            .await?;
+        tx.append_audit(vec![system_record(
+            &owner.org_id,
+            &owner.id,
+            "api_key.create",
+            now,
+        )])
+        .await?;
         tx.commit().await?;
         self.auth.invalidate_key(&key.key_hash);
         Ok(())

@@ -178,8 +178,15 @@ impl Engine {
         let now = now_millis();
         let mut tx = self.store.begin().await?;
         tx.update_api_key(key).await?;
-        tx.append_audit(vec![action_record(call, actor, &key.org_id, action, &key.id, now)])
-            .await?;
+        tx.append_audit(vec![action_record(
+            call,
+            actor,
+            &key.org_id,
+            action,
+            &key.id,
+            now,
+        )])
+        .await?;
         tx.commit().await?;
         self.auth.invalidate_key(&key.key_hash);
         Ok(())

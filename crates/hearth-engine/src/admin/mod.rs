@@ -8,11 +8,13 @@ mod audit_log;
 mod bootstrap;
 mod keys;
 mod orgs;
+mod usage;
 mod users;
 
 pub use audit_log::AuditQuery;
 pub use bootstrap::{Bootstrapped, DEFAULT_ORG_NAME, OWNER_EMAIL};
 pub use keys::ListKeys;
+pub use usage::UsageParams;
 pub use users::ListUsers;
 
 use crate::{CallContext, EngineError};

@@ -33,12 +33,20 @@ impl Engine {
             name: req.name.trim().to_owned(),
             requests_per_minute: req.requests_per_minute,
             tokens_per_minute: req.tokens_per_minute,
+            allowed_models: req.allowed_models.map(normalize_models).transpose()?,
             created_at: now,
         };
         let mut tx = self.store.begin().await?;
         tx.insert_org(&org).await?;
-        tx.append_audit(vec![action_record(call, actor, &org.id, "org.create", &org.id, now)])
-            .await?;
+        tx.append_audit(vec![action_record(
+            call,
+            actor,
+            &org.id,
+            "org.create",
+            &org.id,
+            now,
+        )])
+        .await?;
         tx.commit().await?;
         Ok(org)
     }
@@ -50,7 +58,12 @@ impl Engine {
         if actor.is_instance_owner() {
             return Ok(self.store.list_orgs().await?);
         }
-        Ok(self.store.get_org(actor.org_id()).await?.into_iter().collect())
+        Ok(self
+            .store
+            .get_org(actor.org_id())
+            .await?
+            .into_iter()
+            .collect())
     }
 
     pub async fn get_org(&self, actor: &Principal, id: &str) -> Result<Org, EngineError> {
@@ -83,13 +96,43 @@ impl Engine {
             check_limit("tokens_per_minute", tpm)?;
             org.tokens_per_minute = tpm;
         }
+        if let Some(models) = req.allowed_models {
+            org.allowed_models = models.map(normalize_models).transpose()?;
+        }
         let now = now_millis();
         let mut tx = self.store.begin().await?;
         tx.update_org(&org).await?;
-        tx.append_audit(vec![action_record(call, actor, &org.id, "org.update", &org.id, now)])
-            .await?;
+        tx.append_audit(vec![action_record(
+            call,
+            actor,
+            &org.id,
+            "org.update",
+            &org.id,
+            now,
+        )])
+        .await?;
         tx.commit().await?;
         self.auth.invalidate_org(&org.id);
         Ok(org)
     }
+}
+
+/// Checks an allow-list of model ids: non-empty strings, no duplicates.
+/// Ids are not checked against the configured models, so an allow-list may
+/// name a model before it is configured.
+fn normalize_models(models: Vec<String>) -> Result<Vec<String>, EngineError> {
+    let mut out: Vec<String> = Vec::with_capacity(models.len());
+    for (i, id) in models.into_iter().enumerate() {
+        let id = id.trim().to_owned();
+        if id.is_empty() || id.len() > 256 {
+            return Err(EngineError::invalid(
+                "allowed_models",
+                format!("allowed_models[{i}] must be a model id of 1 to 256 characters"),
+            ));
+        }
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
 }

@@ -177,7 +177,10 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(normalize_email(" Ann@Example.COM ").unwrap(), "ann@example.com");
+        assert_eq!(
+            normalize_email(" Ann@Example.COM ").unwrap(),
+            "ann@example.com"
+        );
         for bad in ["", "ann", "@example.com", "ann@", "a b@example.com"] {
             assert!(normalize_email(bad).is_err(), "{bad:?}");
         }

@@ -2,10 +2,13 @@
 //! function and maps the result.
 
 pub mod audit;
+pub mod chat;
 pub mod keys;
 pub mod me;
+pub mod models;
 pub mod ops;
 pub mod orgs;
+pub mod usage;
 pub mod users;
 
 use crate::error::ApiError;

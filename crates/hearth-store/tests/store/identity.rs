@@ -287,6 +287,7 @@ pub async fn nulls_round_trip(store: Store, _db: TestDatabase) {
     let bare = Org {
         requests_per_minute: None,
         tokens_per_minute: None,
+        allowed_models: None,
         ..org("org_n", "Nulls")
     };
     let mut tx = store.begin().await.unwrap();

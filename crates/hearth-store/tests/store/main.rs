@@ -10,6 +10,7 @@
 
 mod audit;
 mod identity;
+mod usage;
 
 use hearth_store::testing::TestDatabase;
 use hearth_store::{Backend, Store, StoreError, StoreOptions};
@@ -69,6 +70,8 @@ suite!(
     audit::dropped_transaction_leaves_nothing,
     audit::committed_transaction_writes_everything,
     audit::concurrent_appends_keep_the_chain_valid,
+    usage::usage_sums_by_every_grouping,
+    usage::org_allow_lists_round_trip,
 );
 
 // ---- fixtures ------------------------------------------------------------
@@ -79,6 +82,7 @@ pub(crate) fn org(id: &str, name: &str) -> Org {
         name: name.into(),
         requests_per_minute: Some(600),
         tokens_per_minute: Some(1_000_000),
+        allowed_models: Some(vec!["gpt-4o".into(), "claude-sonnet-4-5".into()]),
         created_at: 1_700_000_000_000,
     }
 }

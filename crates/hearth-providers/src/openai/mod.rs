@@ -1,0 +1,174 @@
+//! Any OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp, LM
+//! Studio, Groq, Together, Mistral…): `POST {base_url}/chat/completions`
+//! and `/completions`.
+//!
+//! Bodies are passed through: Hearth sets `model`, `stream` and
+//! `stream_options` and leaves every other field, known or not, as the
+//! client sent it. Answers come back as upstream wrote them, streamed
+//! chunks byte for byte. Legacy completions are translated to chat when
+//! the server has no `/completions` (`legacy_completions = false`).
+
+mod stream;
+
+use std::sync::Arc;
+
+use reqwest::Url;
+use reqwest::header::AUTHORIZATION;
+use serde::Deserialize as _;
+use serde_json::{Map, Value};
+
+use crate::http::Upstream;
+use crate::relay::{relay, started};
+use crate::{
+    ChatRequest, Completion, EventStream, LlmProvider, ProviderError, ProviderSettings, legacy,
+};
+use stream::{ChatToText, OpenAiUsage, Passthrough};
+
+/// A client of one OpenAI-compatible server.
+#[derive(Debug, Clone)]
+pub struct OpenAi {
+    upstream: Arc<Upstream>,
+    chat_url: Result<Url, String>,
+    completions_url: Result<Url, String>,
+}
+
+/// Which endpoint a call goes to.
+#[derive(Debug, Clone, Copy)]
+enum Endpoint {
+    Chat,
+    Completions,
+}
+
+impl OpenAi {
+    /// A client for `settings`, sharing the pooled `client`.
+    pub fn new(settings: ProviderSettings, client: reqwest::Client) -> Self {
+        let upstream = Upstream::new(settings, client, AUTHORIZATION, true);
+        OpenAi {
+            chat_url: upstream.url("/chat/completions"),
+            completions_url: upstream.url("/completions"),
+            upstream: Arc::new(upstream),
+        }
+    }
+
+    /// The provider's settings.
+    pub fn settings(&self) -> &ProviderSettings {
+        &self.upstream.settings
+    }
+
+    fn url(&self, endpoint: Endpoint) -> &Result<Url, String> {
+        match endpoint {
+            Endpoint::Chat => &self.chat_url,
+            Endpoint::Completions => &self.completions_url,
+        }
+    }
+
+    /// One non-streamed call; the body is returned as upstream wrote it.
+    async fn call(
+        &self,
+        endpoint: Endpoint,
+        mut body: Map<String, Value>,
+        upstream_model: String,
+    ) -> Result<Completion, ProviderError> {
+        body.insert("model".to_owned(), Value::String(upstream_model));
+        body.remove("stream");
+        body.remove("stream_options");
+        let request = self.upstream.post(self.url(endpoint), &body)?;
+        let response = self.upstream.send(request).await?;
+        let value = self.upstream.json(response).await?;
+        // Some servers answer 200 with an error object.
+        if value.get("error").is_some_and(|e| !e.is_null()) && value.get("choices").is_none() {
+            let (message, kind) = crate::http::error_fields_of(&value)
+                .unwrap_or_else(|| ("unknown error".to_owned(), None));
+            return Err(ProviderError::upstream(
+                self.upstream.name(),
+                502,
+                &message,
+                kind,
+                None,
+                self.upstream.settings.api_key.as_ref(),
+            ));
+        }
+        let usage = value
+            .get("usage")
+            .and_then(|u| OpenAiUsage::deserialize(u).ok())
+            .map(Into::into);
+        Ok(Completion { body: value, usage })
+    }
+
+    /// Opens a stream: `stream: true`, and usage requested when Hearth's
+    /// settings or the client want it.
+    async fn open_stream(
+        &self,
+        endpoint: Endpoint,
+        mut body: Map<String, Value>,
+        upstream_model: String,
+        include_usage: bool,
+    ) -> Result<reqwest::Response, ProviderError> {
+        body.insert("model".to_owned(), Value::String(upstream_model));
+        body.insert("stream".to_owned(), Value::Bool(true));
+        if self.upstream.settings.stream_usage || include_usage {
+            let mut options = match body.remove("stream_options") {
+                Some(Value::Object(options)) => options,
+                _ => Map::new(),
+            };
+            options.insert("include_usage".to_owned(), Value::Bool(true));
+            body.insert("stream_options".to_owned(), Value::Object(options));
+        }
+        let request = self.upstream.post(self.url(endpoint), &body)?;
+        let response = self.upstream.send(request).await?;
+        self.upstream.expect_event_stream(response).await
+    }
+
+    async fn passthrough_stream(
+        &self,
+        endpoint: Endpoint,
+        req: ChatRequest,
+    ) -> Result<EventStream, ProviderError> {
+        let response = self
+            .open_stream(endpoint, req.body, req.upstream_model, req.include_usage)
+            .await?;
+        let translate = Passthrough::new(Arc::clone(&self.upstream), req.include_usage);
+        started(&self.upstream, relay(&self.upstream, response, translate)).await
+    }
+}
+
+impl LlmProvider for OpenAi {
+    async fn chat(&self, req: ChatRequest) -> Result<Completion, ProviderError> {
+        self.call(Endpoint::Chat, req.body, req.upstream_model)
+            .await
+    }
+
+    async fn chat_stream(&self, req: ChatRequest) -> Result<EventStream, ProviderError> {
+        self.passthrough_stream(Endpoint::Chat, req).await
+    }
+
+    async fn completion(&self, req: ChatRequest) -> Result<Completion, ProviderError> {
+        if self.upstream.settings.legacy_completions {
+            return self
+                .call(Endpoint::Completions, req.body, req.upstream_model)
+                .await;
+        }
+        let body = legacy::chat_body(req.body)?;
+        let chat = self.call(Endpoint::Chat, body, req.upstream_model).await?;
+        Ok(Completion {
+            body: legacy::text_completion(&chat.body),
+            usage: chat.usage,
+        })
+    }
+
+    async fn completion_stream(&self, req: ChatRequest) -> Result<EventStream, ProviderError> {
+        if self.upstream.settings.legacy_completions {
+            return self.passthrough_stream(Endpoint::Completions, req).await;
+        }
+        let body = legacy::chat_body(req.body)?;
+        let response = self
+            .open_stream(Endpoint::Chat, body, req.upstream_model, req.include_usage)
+            .await?;
+        let translate = ChatToText::new(
+            Arc::clone(&self.upstream),
+            req.client_model,
+            req.include_usage,
+        );
+        started(&self.upstream, relay(&self.upstream, response, translate)).await
+    }
+}

@@ -1,0 +1,101 @@
+//! Relaying an upstream event stream to the client as OpenAI-style
+//! server-sent events: `data: <chunk>` per event, then `data: [DONE]`.
+//!
+//! Each event is written as soon as the upstream yields it. An error after
+//! the stream started cannot change the status any more (200 is sent), so
+//! it ends the stream with an `event: error` frame carrying the error
+//! envelope (code `stream_error`), then `data: [DONE]`. If the client goes
+//! away, the body is dropped, which drops the upstream stream and so
+//! closes the upstream request.
+
+use crate::meter::Meter;
+use axum::body::Body;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
+use bytes::{BufMut, Bytes, BytesMut};
+use futures_util::StreamExt as _;
+use hearth_providers::{EventStream, ProviderError, StreamEvent};
+use serde_json::json;
+
+const DONE: &[u8] = b"data: [DONE]\n\n";
+
+/// The streamed response for `events`.
+pub fn relay(events: EventStream, meter: Meter) -> Response {
+    let state = Relay {
+        events: Some(events),
+        meter,
+    };
+    let stream = futures_util::stream::unfold(state, |mut state| async move {
+        let frame = state.next_frame().await?;
+        Some((Ok::<Bytes, std::convert::Infallible>(frame), state))
+    });
+    let mut response = Response::new(Body::from_stream(stream));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // Tells buffering reverse proxies (nginx) to pass events through.
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+struct Relay {
+    /// `None` once the terminating frame has been written.
+    events: Option<EventStream>,
+    meter: Meter,
+}
+
+impl Relay {
+    /// The next bytes to write, or `None` when the stream is over.
+    async fn next_frame(&mut self) -> Option<Bytes> {
+        let events = self.events.as_mut()?;
+        loop {
+            match events.next().await {
+                Some(Ok(StreamEvent::Data(data))) => {
+                    self.meter.count_chunk();
+                    return Some(data_frame(&data));
+                }
+                Some(Ok(StreamEvent::Usage(usage))) => self.meter.report(usage),
+                Some(Err(error)) => {
+                    self.events = None;
+                    return Some(error_frames(&error));
+                }
+                None => {
+                    self.events = None;
+                    return Some(Bytes::from_static(DONE));
+                }
+            }
+        }
+    }
+}
+
+fn data_frame(data: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(data.len() + 8);
+    out.put_slice(b"data: ");
+    out.put_slice(data);
+    out.put_slice(b"\n\n");
+    out.freeze()
+}
+
+/// `event: error` with the envelope, then `[DONE]`.
+fn error_frames(error: &ProviderError) -> Bytes {
+    tracing::warn!(%error, "upstream stream failed after it started");
+    let view = error.client_view();
+    let body = json!({
+        "error": {
+            "message": view.message,
+            "type": "server_error",
+            "param": null,
+            "code": "stream_error",
+        },
+        "message": view.message,
+    });
+    let mut out = BytesMut::new();
+    out.put_slice(b"event: error\ndata: ");
+    out.put_slice(body.to_string().as_bytes());
+    out.put_slice(b"\n\n");
+    out.put_slice(DONE);
+    out.freeze()
+}

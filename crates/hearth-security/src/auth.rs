@@ -31,6 +31,29 @@ impl Default for AuthOptions {
     }
 }
 
+/// Whose key a refused call presented, when the key exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyOwner {
+    pub org_id: String,
+    pub user_id: String,
+    pub key_prefix: String,
+}
+
+/// A refused authentication, and whose key it was if the key is known
+/// (revoked, expired, or its user disabled).
+#[derive(Debug)]
+pub struct AuthFailure {
+    pub error: AuthError,
+    pub owner: Option<KeyOwner>,
+}
+
+impl AuthFailure {
+    /// A refusal that cannot be tied to any key.
+    pub fn anonymous(error: AuthError) -> Self {
+        AuthFailure { error, owner: None }
+    }
+}
+
 /// Turns secrets into principals. Cheap to clone.
 #[derive(Clone)]
 pub struct Authenticator {
@@ -68,27 +91,37 @@ impl Authenticator {
     }
 
     /// Authenticates a presented secret.
-    pub async fn authenticate(&self, secret: &str) -> Result<Principal, AuthError> {
+    pub async fn authenticate(&self, secret: &str) -> Result<Principal, AuthFailure> {
         let key = self
             .key_by_hash(&keys::hash(secret))
             .await
-            .map_err(AuthError::Store)?
-            .ok_or(AuthError::InvalidKey)?;
+            .map_err(|e| AuthFailure::anonymous(AuthError::Store(e)))?
+            .ok_or(AuthFailure::anonymous(AuthError::InvalidKey))?;
+        // From here the key is known: a refusal is attributed to its owner,
+        // so their organisation's admins see attempts with revoked keys.
+        let refused = |error| AuthFailure {
+            error,
+            owner: Some(KeyOwner {
+                org_id: key.org_id.clone(),
+                user_id: key.user_id.clone(),
+                key_prefix: key.prefix.clone(),
+            }),
+        };
         if !key.is_usable_at(now_millis()) {
-            return Err(AuthError::InvalidKey);
+            return Err(refused(AuthError::InvalidKey));
         }
         let user = self
             .user(&key.user_id)
             .await
-            .map_err(AuthError::Store)?
-            .ok_or(AuthError::InvalidKey)?;
+            .map_err(|e| refused(AuthError::Store(e)))?
+            .ok_or_else(|| refused(AuthError::InvalidKey))?;
         if user.org_id != key.org_id {
-            return Err(AuthError::InvalidKey);
+            return Err(refused(AuthError::InvalidKey));
         }
         if user.disabled {
-            return Err(AuthError::UserDisabled);
+            return Err(refused(AuthError::UserDisabled));
         }
-        let owner = self.is_instance_owner(&user.id).await?;
+        let owner = self.is_instance_owner(&user.id).await.map_err(refused)?;
         Ok(Principal::new(
             user.org_id.clone(),
             user.id.clone(),

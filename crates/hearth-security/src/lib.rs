@@ -13,6 +13,6 @@ pub mod ratelimit;
 
 mod auth;
 
-pub use auth::{AuthOptions, Authenticator};
+pub use auth::{AuthFailure, AuthOptions, Authenticator, KeyOwner};
 pub use error::{AuthError, Denied};
 pub use principal::Principal;

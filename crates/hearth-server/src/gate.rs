@@ -55,15 +55,15 @@ pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> 
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
 
     let meter = Meter::default();
-    let (principal, mut response) = match admit(&app, &mut req).await {
-        Err(refusal) => (refusal.principal, refusal.response),
+    let (identity, mut response) = match admit(&app, &mut req).await {
+        Err(refusal) => (refusal.identity, refusal.response),
         Ok((principal, decision)) => {
             req.extensions_mut().insert(principal.clone());
             req.extensions_mut().insert(call.clone());
             req.extensions_mut().insert(meter.clone());
             let mut response = next.run(req).await;
             rate_limit_headers(response.headers_mut(), &decision);
-            (Some(principal), response)
+            (Some(Identity::from(&principal)), response)
         }
     };
 
@@ -88,7 +88,7 @@ pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> 
     let finish = Finish {
         app: app.clone(),
         call,
-        principal,
+        identity,
         status,
         started,
         meter,
@@ -116,7 +116,7 @@ pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> 
 struct Finish {
     app: AppState,
     call: CallContext,
-    principal: Option<Principal>,
+    identity: Option<Identity>,
     status: u16,
     started: Instant,
     meter: Meter,
@@ -126,15 +126,15 @@ impl Finish {
     /// Settles the call's token charge and builds its records.
     fn into_record(self) -> CallRecord {
         let metered = self.meter.finish();
-        let principal = self.principal.as_ref();
+        let who = self.identity.as_ref();
         let now = now_millis();
         let mut entry = AuditEntry {
             id: new_id(IdKind::Audit),
             created_at: now,
             request_id: self.call.request_id,
-            org_id: principal.map(|p| p.org_id().to_owned()),
-            user_id: principal.map(|p| p.user_id().to_owned()),
-            key_prefix: principal.and_then(|p| p.key_prefix().map(str::to_owned)),
+            org_id: who.map(|w| w.org_id.clone()),
+            user_id: who.map(|w| w.user_id.clone()),
+            key_prefix: who.and_then(|w| w.key_prefix.clone()),
             method: self.call.method,
             path: self.call.path,
             status: i64::from(self.status),
@@ -152,14 +152,14 @@ impl Finish {
                     .settle_tokens(charge, m.input_tokens + m.output_tokens);
                 entry.input_tokens = Some(saturating_i64(m.input_tokens));
                 entry.output_tokens = Some(saturating_i64(m.output_tokens));
-                if let Some(p) = principal {
+                if let Some(w) = who {
                     usage = Some(UsageRecord {
                         id: new_id(IdKind::Usage),
                         created_at: now,
                         request_id: entry.request_id.clone(),
-                        org_id: p.org_id().to_owned(),
-                        user_id: p.user_id().to_owned(),
-                        key_id: p.key_id().map(str::to_owned),
+                        org_id: w.org_id.clone(),
+                        user_id: w.user_id.clone(),
+                        key_id: w.key_id.clone(),
                         model: m.model,
                         input_tokens: saturating_i64(m.input_tokens),
                         output_tokens: saturating_i64(m.output_tokens),
@@ -170,7 +170,7 @@ impl Finish {
         }
         CallRecord {
             entry,
-            key_id: principal.and_then(|p| p.key_id().map(str::to_owned)),
+            key_id: who.and_then(|w| w.key_id.clone()),
             usage,
         }
     }
@@ -234,16 +234,37 @@ impl Drop for RecordOnEnd {
 
 /// A call turned away before its handler ran.
 struct Refusal {
-    /// Known when the refusal came after authentication (429).
-    principal: Option<Principal>,
+    /// Whose call it was, when known: after authentication (429), or when
+    /// the key exists but may not be used (revoked, expired, disabled).
+    identity: Option<Identity>,
     response: Response,
 }
 
 impl From<ApiError> for Refusal {
     fn from(e: ApiError) -> Self {
         Refusal {
-            principal: None,
+            identity: None,
             response: e.into_response(),
+        }
+    }
+}
+
+/// Who a call is recorded against.
+struct Identity {
+    org_id: String,
+    user_id: String,
+    key_prefix: Option<String>,
+    /// Set only for admitted calls: their key's last-use time is updated.
+    key_id: Option<String>,
+}
+
+impl From<&Principal> for Identity {
+    fn from(p: &Principal) -> Self {
+        Identity {
+            org_id: p.org_id().to_owned(),
+            user_id: p.user_id().to_owned(),
+            key_prefix: p.key_prefix().map(str::to_owned),
+            key_id: p.key_id().map(str::to_owned),
         }
     }
 }
@@ -258,17 +279,21 @@ async fn admit(app: &AppState, req: &mut Request) -> Result<(Principal, Decision
         return Err(too_large().into());
     }
     let secret = credential(req.headers()).map_err(ApiError::from)?;
-    let principal = app
-        .auth
-        .authenticate(secret)
-        .await
-        .map_err(ApiError::from)?;
+    let principal = app.auth.authenticate(secret).await.map_err(|failure| Refusal {
+        identity: failure.owner.map(|o| Identity {
+            org_id: o.org_id,
+            user_id: o.user_id,
+            key_prefix: Some(o.key_prefix),
+            key_id: None,
+        }),
+        response: ApiError::from(failure.error).into_response(),
+    })?;
     let decision = rate_limit(app, &principal).await;
     if !decision.allowed {
         let mut response = rate_limited(&decision).into_response();
         rate_limit_headers(response.headers_mut(), &decision);
         return Err(Refusal {
-            principal: Some(principal),
+            identity: Some(Identity::from(&principal)),
             response,
         });
     }

@@ -46,6 +46,10 @@ struct Relay<T> {
     out: Out,
     /// No more reading: only `out` is left to yield.
     closed: bool,
+    /// Whether the body carried any bytes, and any event was decoded from
+    /// them: a body of bytes without a single event is not an event stream.
+    received_bytes: bool,
+    decoded_event: bool,
 }
 
 /// The [`EventStream`] of a 2xx streaming response, translated by `translate`.
@@ -61,6 +65,8 @@ pub(crate) fn relay<T: Translate>(
         translate,
         out: Out::new(),
         closed: false,
+        received_bytes: false,
+        decoded_event: false,
     };
     Box::pin(stream::unfold(relay, |mut relay| async move {
         let item = relay.next().await?;
@@ -78,14 +84,17 @@ impl<T: Translate> Relay<T> {
                 return None;
             }
             match self.decoder.next_event() {
-                Ok(Some(event)) => match self.translate.event(event, &mut self.out) {
-                    Ok(false) => {}
-                    Ok(true) => {
-                        self.drain().await;
-                        self.close(true);
+                Ok(Some(event)) => {
+                    self.decoded_event = true;
+                    match self.translate.event(event, &mut self.out) {
+                        Ok(false) => {}
+                        Ok(true) => {
+                            self.drain().await;
+                            self.close(true);
+                        }
+                        Err(e) => self.fail(e),
                     }
-                    Err(e) => self.fail(e),
-                },
+                }
                 Ok(None) => self.read().await,
                 Err(_) => self.fail(ProviderError::Stream(format!(
                     "provider {} sent an event larger than {MAX_EVENT_BYTES} bytes",
@@ -98,14 +107,27 @@ impl<T: Translate> Relay<T> {
     /// Reads the next network chunk, or handles the body's end.
     async fn read(&mut self) {
         match self.body.next().await {
-            Some(Ok(chunk)) => self.decoder.feed(&chunk),
+            Some(Ok(chunk)) => {
+                self.received_bytes |= !chunk.iter().all(u8::is_ascii_whitespace);
+                self.decoder.feed(&chunk);
+            }
             Some(Err(e)) => {
                 let error = self.upstream.stream_error(e);
                 self.fail(error);
             }
             None => {
                 let ended = match self.decoder.finish() {
-                    Some(event) => self.translate.event(event, &mut self.out),
+                    Some(event) => {
+                        self.decoded_event = true;
+                        self.translate.event(event, &mut self.out)
+                    }
+                    None if self.received_bytes && !self.decoded_event => {
+                        // Not "an empty body": say what the upstream did.
+                        Err(ProviderError::InvalidResponse(format!(
+                            "provider {} answered with a body that is not an event stream",
+                            self.upstream.name()
+                        )))
+                    }
                     None => Ok(false),
                 };
                 match ended {

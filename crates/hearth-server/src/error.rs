@@ -172,9 +172,12 @@ impl From<EngineError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "invalid_request_error", message)
                     .code("conflict")
             }
-            EngineError::ModelNotFound(message) => ApiError::not_found(message)
-                .param("model")
-                .code("model_not_found"),
+            // OpenAI's own shape for this case: 404, invalid_request_error.
+            EngineError::ModelNotFound(message) => {
+                ApiError::new(StatusCode::NOT_FOUND, "invalid_request_error", message)
+                    .param("model")
+                    .code("model_not_found")
+            }
             EngineError::NoModels => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "server_error",

@@ -1,25 +1,28 @@
 //! Extractors whose rejections use the error envelope: JSON bodies that
 //! name the offending field, query strings, and the authenticated caller.
 
+use crate::app::AppState;
 use crate::error::ApiError;
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use hearth_engine::CallContext;
 use hearth_security::Principal;
+use http_body_util::BodyExt as _;
 use serde::de::DeserializeOwned;
+use std::time::Duration;
 
 /// A JSON body. Wrong content type → 415, too large → 413, malformed JSON
 /// or a wrong field → 400 with `param` naming the field.
 pub struct ApiJson<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let ApiJsonLen(value, _) = ApiJsonLen::from_request(req, state).await?;
         Ok(ApiJson(value))
     }
@@ -29,10 +32,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 /// estimate prompt tokens from it).
 pub struct ApiJsonLen<T>(pub T, pub usize);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJsonLen<T> {
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJsonLen<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         if !is_json(req.headers()) {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -41,9 +44,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJsonLen<T> {
             )
             .code("unsupported_media_type"));
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(body_rejection)?;
+        let bytes = read_body(req.into_body(), state.config.max_body_bytes).await?;
         let len = bytes.len();
         parse_json(&bytes).map(|value| ApiJsonLen(value, len))
     }
@@ -62,13 +63,46 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
-pub(crate) fn body_rejection(rejection: BytesRejection) -> ApiError {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        too_large()
-    } else {
-        ApiError::bad_request(format!("could not read the request body: {rejection}"))
-            .code("invalid_body")
+/// Past the limit, at most this much more of a body is read (and thrown
+/// away), for at most this long, before the 413 goes out.
+const DRAIN_MAX_BYTES: usize = 8 * 1024 * 1024;
+const DRAIN_MAX_TIME: Duration = Duration::from_secs(2);
+
+/// Reads a body of at most `limit` bytes; a longer one is a 413.
+async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let mut buf = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            ApiError::bad_request(format!("could not read the request body: {e}"))
+                .code("invalid_body")
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if buf.len() + data.len() > limit {
+            drain(body).await;
+            return Err(too_large());
+        }
+        buf.extend_from_slice(&data);
     }
+    Ok(buf.freeze())
+}
+
+/// Reads and discards the rest of a refused body, bounded in size and
+/// time. Closing a connection whose request data is unread resets it, and
+/// the reset destroys the 413 on its way to a client still sending: it
+/// would see a broken connection instead of the error.
+pub(crate) async fn drain(mut body: Body) {
+    let _ = tokio::time::timeout(DRAIN_MAX_TIME, async {
+        let mut drained = 0_usize;
+        while drained <= DRAIN_MAX_BYTES {
+            match body.frame().await {
+                Some(Ok(frame)) => drained += frame.data_ref().map_or(0, Bytes::len),
+                Some(Err(_)) | None => break,
+            }
+        }
+    })
+    .await;
 }
 
 pub(crate) fn too_large() -> ApiError {

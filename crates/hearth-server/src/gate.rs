@@ -7,7 +7,7 @@
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::too_large;
+use crate::extract::{drain, too_large};
 use crate::meter::Meter;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -56,7 +56,14 @@ pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> 
 
     let meter = Meter::default();
     let (identity, mut response) = match admit(&app, &mut req).await {
-        Err(refusal) => (refusal.identity, refusal.response),
+        Err(refusal) => {
+            // A client that waits for `100 Continue` has sent no body.
+            let expects_continue = req.headers().contains_key(header::EXPECT);
+            if refusal.response.status() == StatusCode::PAYLOAD_TOO_LARGE && !expects_continue {
+                drain(std::mem::take(req.body_mut())).await;
+            }
+            (refusal.identity, refusal.response)
+        }
         Ok((principal, decision)) => {
             req.extensions_mut().insert(principal.clone());
             req.extensions_mut().insert(call.clone());

@@ -18,6 +18,19 @@ pub const OPENAI_ALIAS: &str = "gpt-alias";
 pub const ANTHROPIC_MODEL: &str = "claude-test";
 /// Its upstream name.
 pub const ANTHROPIC_UPSTREAM: &str = "claude-sonnet-4-5-20250929";
+/// The `max_tokens` Hearth sends for [`ANTHROPIC_MODEL`] when the client
+/// gives none.
+pub const ANTHROPIC_DEFAULT_MAX_TOKENS: u32 = 1024;
+/// The name of the provider that points at the fake OpenAI upstream.
+pub const OPENAI_PROVIDER: &str = "fake-openai";
+/// The name of the provider that points at the fake Anthropic upstream.
+pub const ANTHROPIC_PROVIDER: &str = "fake-anthropic";
+
+/// The upstream credential Hearth presents to the provider named
+/// `provider` (the fakes accept any key unless started with one).
+pub fn upstream_key(provider: &str) -> String {
+    format!("upstream-key-{provider}")
+}
 
 /// Upstreams to route to; `None` leaves a provider out.
 #[derive(Default)]
@@ -29,6 +42,13 @@ pub struct Upstreams<'a> {
     /// Retries per deployment (default 0 in tests unless set: fast, exact
     /// request counts).
     pub retries: u32,
+    /// Model ids (or aliases) [`OPENAI_MODEL`] falls back to, in order.
+    pub openai_fallbacks: Vec<String>,
+    /// Model ids (or aliases) [`ANTHROPIC_MODEL`] falls back to, in order.
+    pub anthropic_fallbacks: Vec<String>,
+    /// Configures the OpenAI provider with `legacy_completions = false`, so
+    /// `/v1/completions` is translated to chat instead of passed through.
+    pub openai_chat_only: bool,
 }
 
 /// Sets `config.gateway` to route [`OPENAI_MODEL`] and [`ANTHROPIC_MODEL`]
@@ -46,39 +66,40 @@ pub fn route_to(config: &mut Config, up: &Upstreams<'_>) {
     let mut provider = |name: &str, kind: ProviderKind, base_url: String| {
         let mut settings = ProviderSettings::new(name.to_owned(), kind);
         settings.base_url = base_url;
-        settings.api_key = Some(hearth_providers::Secret::new(format!(
-            "upstream-key-{name}"
-        )));
+        settings.api_key = Some(hearth_providers::Secret::new(upstream_key(name)));
         settings.timeout = timeout;
+        if kind == ProviderKind::OpenAi {
+            settings.legacy_completions = !up.openai_chat_only;
+        }
         gateway.providers.push(ProviderConfig {
             settings,
             connect_timeout: Duration::from_secs(2),
         });
     };
     if let Some(fake) = up.openai {
-        provider("fake-openai", ProviderKind::OpenAi, fake.base_url());
+        provider(OPENAI_PROVIDER, ProviderKind::OpenAi, fake.base_url());
     }
     if let Some(fake) = up.anthropic {
-        provider("fake-anthropic", ProviderKind::Anthropic, fake.base_url());
+        provider(ANTHROPIC_PROVIDER, ProviderKind::Anthropic, fake.base_url());
     }
     if up.openai.is_some() {
         gateway.models.push(ModelSettings {
             id: OPENAI_MODEL.to_owned(),
-            provider: "fake-openai".to_owned(),
+            provider: OPENAI_PROVIDER.to_owned(),
             upstream_model: Some(OPENAI_UPSTREAM.to_owned()),
             aliases: vec![OPENAI_ALIAS.to_owned()],
-            fallbacks: Vec::new(),
+            fallbacks: up.openai_fallbacks.clone(),
             max_tokens: None,
         });
     }
     if up.anthropic.is_some() {
         gateway.models.push(ModelSettings {
             id: ANTHROPIC_MODEL.to_owned(),
-            provider: "fake-anthropic".to_owned(),
+            provider: ANTHROPIC_PROVIDER.to_owned(),
             upstream_model: Some(ANTHROPIC_UPSTREAM.to_owned()),
             aliases: Vec::new(),
-            fallbacks: Vec::new(),
-            max_tokens: Some(1024),
+            fallbacks: up.anthropic_fallbacks.clone(),
+            max_tokens: Some(ANTHROPIC_DEFAULT_MAX_TOKENS),
         });
     }
     config.gateway = gateway;

@@ -12,7 +12,7 @@ mod auth;
 mod body_limit;
 mod default_limits;
 mod errors;
-mod gateway_smoke;
+mod gateway;
 mod ops;
 mod ratelimit;
 mod shutdown;

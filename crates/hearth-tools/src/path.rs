@@ -135,7 +135,7 @@ impl Workspace {
             full.push(name);
             match fs::symlink_metadata(&full) {
                 Ok(found) => {
-                    if false && found.file_type().is_symlink() {
+                    if found.file_type().is_symlink() {
                         return Err(ToolError::PathNotAllowed(format!(
                             "{} is a symbolic link; the workspace does not follow links",
                             rel.quoted_prefix(i + 1)

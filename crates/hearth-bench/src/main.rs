@@ -24,10 +24,10 @@ use std::time::{Duration, Instant};
 #[command(name = "hearth-bench")]
 pub struct Args {
     /// Requests per side (direct and through Hearth) in each latency phase.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 20_000)]
     requests: usize,
     /// Seconds per side of the maximum-throughput phase.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 10)]
     duration: u64,
     /// Offered rate of the fixed-rate phase, requests per second per side.
     #[arg(long, default_value_t = 1000.0)]

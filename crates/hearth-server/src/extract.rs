@@ -116,6 +116,18 @@ pub(crate) fn too_large() -> ApiError {
 
 /// Parses JSON, turning serde's errors into a 400 that names the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Every JSON body Hearth takes is an object; say so plainly rather than
+    // letting serde describe a sequence as a struct's fields.
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        return Err(match serde_json::from_slice::<serde_json::Value>(bytes) {
+            Ok(_) => {
+                ApiError::bad_request("the request body must be a JSON object").code("invalid_body")
+            }
+            Err(e) => ApiError::bad_request(format!("the request body is not valid JSON: {e}"))
+                .code("invalid_json"),
+        });
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: Result<T, _> = serde_path_to_error::deserialize(&mut de);
     if value.is_ok()
@@ -275,6 +287,15 @@ mod tests {
             err(r#"{"email":"a","extra":1}"#).param.as_deref(),
             Some("extra")
         );
+    }
+
+    #[test]
+    fn bodies_must_be_objects() {
+        let e = err("[1, 2]");
+        assert_eq!(e.code, Some("invalid_body"));
+        assert!(e.message.contains("JSON object"), "{}", e.message);
+        assert_eq!(err("[1, 2").code, Some("invalid_json"));
+        assert_eq!(err("\"text\"").code, Some("invalid_body"));
     }
 
     #[test]

@@ -286,15 +286,19 @@ async fn admit(app: &AppState, req: &mut Request) -> Result<(Principal, Decision
         return Err(too_large().into());
     }
     let secret = credential(req.headers()).map_err(ApiError::from)?;
-    let principal = app.auth.authenticate(secret).await.map_err(|failure| Refusal {
-        identity: failure.owner.map(|o| Identity {
-            org_id: o.org_id,
-            user_id: o.user_id,
-            key_prefix: Some(o.key_prefix),
-            key_id: None,
-        }),
-        response: ApiError::from(failure.error).into_response(),
-    })?;
+    let principal = app
+        .auth
+        .authenticate(secret)
+        .await
+        .map_err(|failure| Refusal {
+            identity: failure.owner.map(|o| Identity {
+                org_id: o.org_id,
+                user_id: o.user_id,
+                key_prefix: Some(o.key_prefix),
+                key_id: None,
+            }),
+            response: ApiError::from(failure.error).into_response(),
+        })?;
     let decision = rate_limit(app, &principal).await;
     if !decision.allowed {
         let mut response = rate_limited(&decision).into_response();

@@ -67,7 +67,9 @@ pub async fn start(config: Config, admin_key: Option<String>) -> anyhow::Result<
     let limiter = Arc::new(Limiter::Local(LocalLimiter::default()));
     let catalog = Arc::new(crate::app::catalog(&config)?);
     if catalog.is_empty() {
-        tracing::warn!("no models configured: add [[providers]] and [[models]] to the config, or set OPENAI_API_KEY or ANTHROPIC_API_KEY");
+        tracing::warn!(
+            "no models configured: add [[providers]] and [[models]] to the config, or set OPENAI_API_KEY or ANTHROPIC_API_KEY"
+        );
     } else {
         let models: Vec<&str> = catalog.routes().iter().map(|r| r.id.as_str()).collect();
         tracing::info!(providers = config.gateway.providers.len(), models = ?models, "gateway ready");

@@ -135,11 +135,24 @@ impl Store {
 
     /// The `seq` of the record with this id, for turning an id cursor into
     /// `AuditFilter::before_seq`.
-    pub async fn audit_seq_of(&self, id: &str) -> Result<Option<i64>> {
-        let row = sqlx::query("SELECT seq FROM audit_log WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await?;
+    pub async fn audit_seq_of(&self, id: &str, org_id: Option<&str>) -> Result<Option<i64>> {
+        let row = match org_id {
+            // A cursor from another organisation must look like no cursor
+            // at all, or it would reveal that the id exists.
+            Some(org) => {
+                sqlx::query("SELECT seq FROM audit_log WHERE id = $1 AND org_id = $2")
+                    .bind(id)
+                    .bind(org)
+                    .fetch_optional(&self.read)
+                    .await?
+            }
+            None => {
+                sqlx::query("SELECT seq FROM audit_log WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.read)
+                    .await?
+            }
+        };
         Ok(row.map(|r| r.try_get("seq")).transpose()?)
     }
 

@@ -21,6 +21,11 @@ pub enum StoreError {
     /// exists ("email", "organization name", or "record"). Not retryable.
     #[error("{0} already exists")]
     Conflict(&'static str),
+    /// A write depends on a record that does not exist in the organisation,
+    /// e.g. items appended to a conversation that is gone (perhaps deleted
+    /// meanwhile); the payload names it ("conversation"). Not retryable.
+    #[error("{0} not found")]
+    NotFound(&'static str),
     /// Applying the embedded migrations failed, e.g. the database holds a
     /// migration this binary does not know (a newer Hearth wrote it).
     #[error("database migration failed: {0}")]
@@ -138,6 +143,7 @@ mod tests {
     fn only_passing_conditions_are_retryable() {
         assert!(StoreError::Unavailable(sqlx::Error::PoolTimedOut).is_retryable());
         assert!(!StoreError::Conflict("email").is_retryable());
+        assert!(!StoreError::NotFound("conversation").is_retryable());
         assert!(!StoreError::Corrupt("x".into()).is_retryable());
         assert!(!StoreError::Database(sqlx::Error::RowNotFound).is_retryable());
         assert!(classify(sqlx::Error::PoolClosed, &[]).is_retryable());

@@ -1,5 +1,6 @@
-//! Hearth's storage: organisations, users, API keys and the audit log, in
-//! SQLite (one machine, the default) or PostgreSQL (replicas).
+//! Hearth's storage: organisations, users, API keys, the audit log, usage,
+//! and the Responses API's conversations, responses and items, in SQLite
+//! (one machine, the default) or PostgreSQL (replicas).
 //!
 //! One SQL text serves both backends through sqlx's Any driver. That fixes
 //! a few rules every query here follows: `$N` placeholders, ids as TEXT,
@@ -7,8 +8,9 @@
 //! INTEGER 0/1 on SQLite and BOOLEAN on PostgreSQL (see `sql.rs`).
 //!
 //! Architecture invariant: the store writes what it is given. It mints no
-//! ids and reads no clock (the engine does both); the one thing it computes
-//! is the audit chain, because only the writer knows the tip it links to.
+//! ids and reads no clock (the engine does both); all it computes is the
+//! audit chain and the `seq` of conversation items, because only the writer
+//! knows the tip it links to or appends after.
 //!
 //! Reads go through [`Store`] methods; writes through a [`Tx`] from
 //! [`Store::begin`], so a state change and its audit record commit together.
@@ -17,9 +19,12 @@ mod api_keys;
 pub mod audit;
 mod audit_log;
 mod connect;
+mod conversations;
 mod error;
 mod instance;
+mod items;
 mod orgs;
+mod responses;
 mod sql;
 #[doc(hidden)]
 pub mod testing;

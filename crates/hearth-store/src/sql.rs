@@ -77,6 +77,15 @@ pub(crate) fn get_bool(row: &AnyRow, column: &str) -> Result<bool, StoreError> {
     }
 }
 
+/// Decodes a JSON TEXT column; `what` names it (`table.column`) in the
+/// error, since a value that does not parse can only be damaged data.
+pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(
+    text: &str,
+    what: &'static str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

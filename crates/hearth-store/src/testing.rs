@@ -4,8 +4,9 @@
 //! share one server database but each gets its own schema, named
 //! `hearth_t_<unixsecs>_<random hex>`, selected through the url's
 //! `options=-c search_path=…` so that every pooled connection and the
-//! migrations land in it. Schemas older than an hour are dropped on the
-//! way in, which cleans up after runs that crashed.
+//! migrations land in it. The schema is dropped when the `TestDatabase`
+//! is; schemas older than an hour are dropped on the way in, which cleans
+//! up after runs that crashed.
 
 use crate::Backend;
 use crate::error::{Result, StoreError};
@@ -36,6 +37,38 @@ pub struct TestDatabase {
     pub backend: Backend,
     /// Owns the SQLite file's directory.
     _dir: Option<tempfile::TempDir>,
+    /// PostgreSQL: the server url and the schema to drop afterwards.
+    schema: Option<(String, String)>,
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((base, schema)) = self.schema.take() else {
+            return;
+        };
+        // Drop has no runtime to await on, so a short-lived thread with its
+        // own does the work; best effort, the hourly sweep catches misses.
+        let cleanup = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                let connect = AnyConnection::connect(&base);
+                let Ok(Ok(mut conn)) = tokio::time::timeout(CONNECT_TIMEOUT, connect).await else {
+                    return;
+                };
+                // Identifiers cannot be bound; the name is ours, [a-z0-9_].
+                let sql =
+                    format!("SET lock_timeout = '2s'; DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
+                let _ = sqlx::raw_sql(&sql).execute(&mut conn).await;
+                let _ = conn.close().await;
+            });
+        });
+        let _ = cleanup.join();
+    }
 }
 
 impl std::fmt::Debug for TestDatabase {
@@ -63,6 +96,7 @@ impl TestDatabase {
                     url: format!("sqlite://{}", path.display()),
                     backend,
                     _dir: Some(dir),
+                    schema: None,
                 }))
             }
             Backend::Postgres => new_postgres().await,
@@ -103,11 +137,13 @@ async fn new_postgres() -> Result<Option<TestDatabase>> {
     conn.close().await.ok();
 
     let separator = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
     Ok(Some(TestDatabase {
         // `-c search_path=<schema>`, percent-encoded.
-        url: format!("{base}{separator}options=-c%20search_path%3D{schema}"),
+        url,
         backend: Backend::Postgres,
         _dir: None,
+        schema: Some((base, schema)),
     }))
 }
 

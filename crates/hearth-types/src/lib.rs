@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod conversation;
 pub mod id;
 pub mod identity;
 pub mod role;

@@ -48,9 +48,14 @@ impl Engine {
         let limit = page_size(query.limit)?;
         let before_seq = match &query.after {
             None => None,
-            Some(id) => Some(self.store.audit_seq_of(id).await?.ok_or_else(|| {
-                EngineError::invalid("after", format!("'{id}' is not an audit record id"))
-            })?),
+            Some(id) => Some(
+                self.store
+                    .audit_seq_of(id, org_id.as_deref())
+                    .await?
+                    .ok_or_else(|| {
+                        EngineError::invalid("after", format!("'{id}' is not an audit record id"))
+                    })?,
+            ),
         };
         sink.flush().await;
         let filter = AuditFilter {

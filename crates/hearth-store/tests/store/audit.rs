@@ -52,8 +52,19 @@ pub async fn audit_batches_form_one_contiguous_chain(store: Store, _db: TestData
         .unwrap();
     let newest: Vec<AuditEntry> = all.iter().rev().take(3).cloned().collect();
     assert_eq!(stored, newest);
-    assert_eq!(store.audit_seq_of("b1_00002").await.unwrap(), Some(4));
-    assert_eq!(store.audit_seq_of("nope").await.unwrap(), None);
+    assert_eq!(store.audit_seq_of("b1_00002", None).await.unwrap(), Some(4));
+    assert_eq!(store.audit_seq_of("nope", None).await.unwrap(), None);
+    assert_eq!(
+        store.audit_seq_of("b1_00002", Some("org_a")).await.unwrap(),
+        Some(4)
+    );
+    assert_eq!(
+        store
+            .audit_seq_of("b1_00002", Some("org_other"))
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 pub async fn tampering_is_found_at_the_edited_record(store: Store, db: TestDatabase) {

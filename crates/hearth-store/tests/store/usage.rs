@@ -23,7 +23,7 @@ fn record(
         model: model.into(),
         input_tokens: 10,
         output_tokens: 5,
-        estimated: n % 2 == 0,
+        estimated: n.is_multiple_of(2),
     }
 }
 

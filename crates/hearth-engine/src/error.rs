@@ -19,6 +19,26 @@ pub enum EngineError {
     /// email. Not retryable as is.
     #[error("{0}")]
     Conflict(String),
+    /// A valid request for something this server does not do (400 with
+    /// `code`, e.g. `unsupported_tool_type`).
+    #[error("{message}")]
+    Unsupported {
+        param: Cow<'static, str>,
+        message: String,
+        code: &'static str,
+    },
+    /// A request that refers to state that does not allow it (400 with
+    /// `code`), e.g. a function output for an unknown call.
+    #[error("{message}")]
+    Rejected {
+        param: Cow<'static, str>,
+        message: String,
+        code: &'static str,
+    },
+    /// A resource of the caller's organisation that does not exist (404),
+    /// with a message naming it.
+    #[error("{0}")]
+    NotFoundMessage(String),
     /// The model is unknown, or the organisation may not use it (404
     /// `model_not_found`; the two are not told apart).
     #[error("{0}")]
@@ -43,6 +63,7 @@ impl From<StoreError> for EngineError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(what) => EngineError::Conflict(format!("{what} already exists")),
+            StoreError::NotFound(what) => EngineError::Denied(Denied::NotFound(what)),
             other => EngineError::Store(other),
         }
     }

@@ -8,6 +8,7 @@
 pub mod admin;
 mod error;
 pub mod gateway;
+pub mod responses;
 
 pub use error::EngineError;
 
@@ -33,6 +34,7 @@ pub struct Engine {
     pub(crate) catalog: Arc<Catalog>,
     pub(crate) limits: DefaultLimits,
     pub(crate) retry: RetryPolicy,
+    pub(crate) responses: Arc<responses::ResponsesConfig>,
 }
 
 /// What the engine is built from.
@@ -43,6 +45,7 @@ pub struct EngineParts {
     pub catalog: Arc<Catalog>,
     pub limits: DefaultLimits,
     pub retry: RetryPolicy,
+    pub responses: responses::ResponsesConfig,
 }
 
 impl Engine {
@@ -54,6 +57,7 @@ impl Engine {
             catalog: parts.catalog,
             limits: parts.limits,
             retry: parts.retry,
+            responses: Arc::new(parts.responses),
         }
     }
 

@@ -77,6 +77,30 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/chat/completions", post(routes::chat::chat))
         .route("/v1/completions", post(routes::chat::completions))
         .route("/v1/admin/usage", get(routes::usage::get))
+        .route("/v1/responses", post(routes::responses::create))
+        .route(
+            "/v1/responses/{id}",
+            get(routes::responses::get).delete(routes::responses::delete),
+        )
+        .route(
+            "/v1/responses/{id}/input_items",
+            get(routes::responses::input_items),
+        )
+        .route("/v1/conversations", post(routes::conversations::create))
+        .route(
+            "/v1/conversations/{id}",
+            get(routes::conversations::get)
+                .post(routes::conversations::update)
+                .delete(routes::conversations::delete),
+        )
+        .route(
+            "/v1/conversations/{id}/items",
+            get(routes::conversations::items),
+        )
+        .route(
+            "/v1/conversations/{id}/items/{item_id}",
+            get(routes::conversations::item),
+        )
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), gate::gate))
@@ -107,6 +131,7 @@ pub fn engine(
             tokens_per_minute: config.limits.tokens_per_minute,
         },
         retry: config.gateway.retry,
+        responses: config.responses.clone(),
     })
 }
 

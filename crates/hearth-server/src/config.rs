@@ -6,6 +6,7 @@
 //! key, and the environment variable when that is where it came from.
 
 use crate::gateway_config::{self, GatewayConfig, RawGateway, RawModel, RawProvider};
+use hearth_engine::responses::{LoopLimits, ResponsesConfig};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -35,6 +36,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Providers, models and retry policy of the LLM gateway.
     pub gateway: GatewayConfig,
+    /// Workspaces and bounds of the Chat Actions tool loop.
+    pub responses: ResponsesConfig,
 }
 
 #[derive(Clone)]
@@ -87,6 +90,17 @@ struct RawConfig {
     models: Vec<RawModel>,
     #[serde(default)]
     gateway: RawGateway,
+    #[serde(default)]
+    tools: RawTools,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTools {
+    workspace_dir: Option<String>,
+    max_iterations: Option<u64>,
+    max_duration_secs: Option<u64>,
+    call_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -213,6 +227,7 @@ impl Config {
                 audit_max_batch: 1_024,
                 log_format: LogFormat::Text,
                 gateway: GatewayConfig::default(),
+                responses: default_responses(),
             })
     }
 }
@@ -224,6 +239,31 @@ impl RawConfig {
         env: &HashMap<String, String>,
     ) -> Result<Config, ConfigError> {
         let gateway = gateway_config::build(self.providers, self.models, self.gateway, env)?;
+        let mut responses = default_responses();
+        if let Some(dir) = self.tools.workspace_dir {
+            if dir.trim().is_empty() {
+                return Err(ConfigError(
+                    "key 'tools.workspace_dir': must not be empty".to_owned(),
+                ));
+            }
+            responses.workspace_dir = dir.into();
+        }
+        responses.limits.max_iterations = u32::try_from(positive(
+            "tools.max_iterations",
+            self.tools.max_iterations,
+            u64::from(responses.limits.max_iterations),
+        )?)
+        .unwrap_or(u32::MAX);
+        responses.limits.max_duration = Duration::from_secs(positive(
+            "tools.max_duration_secs",
+            self.tools.max_duration_secs,
+            responses.limits.max_duration.as_secs(),
+        )?);
+        responses.limits.tools.timeout = Duration::from_secs(positive(
+            "tools.call_timeout_secs",
+            self.tools.call_timeout_secs,
+            responses.limits.tools.timeout.as_secs(),
+        )?);
         let listen_text = listen_flag
             .map(str::to_owned)
             .or(self.server.listen)
@@ -297,6 +337,7 @@ impl RawConfig {
             .unwrap_or(1_024),
             log_format: self.log.format.unwrap_or(LogFormat::Text),
             gateway,
+            responses,
         })
     }
 }
@@ -372,6 +413,16 @@ pub fn redact_url(url: &str) -> String {
             }
         }
         _ => url.to_owned(),
+    }
+}
+
+/// Where tool workspaces live by default: next to the embedded database.
+pub const DEFAULT_WORKSPACE_DIR: &str = "hearth-data/workspaces";
+
+fn default_responses() -> ResponsesConfig {
+    ResponsesConfig {
+        workspace_dir: DEFAULT_WORKSPACE_DIR.into(),
+        limits: LoopLimits::default(),
     }
 }
 

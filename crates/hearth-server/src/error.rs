@@ -178,6 +178,25 @@ impl From<EngineError> for ApiError {
                     .param("model")
                     .code("model_not_found")
             }
+            EngineError::Unsupported {
+                param,
+                message,
+                code,
+            }
+            | EngineError::Rejected {
+                param,
+                message,
+                code,
+            } => {
+                if code == "previous_response_not_found" {
+                    ApiError::new(StatusCode::NOT_FOUND, "invalid_request_error", message)
+                        .param(param)
+                        .code(code)
+                } else {
+                    ApiError::bad_request(message).param(param).code(code)
+                }
+            }
+            EngineError::NotFoundMessage(message) => ApiError::not_found(message),
             EngineError::NoModels => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "server_error",

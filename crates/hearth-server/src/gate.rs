@@ -157,6 +157,8 @@ impl Finish {
                 self.app
                     .engine
                     .settle_tokens(charge, m.input_tokens + m.output_tokens);
+            }
+            if m.used {
                 entry.input_tokens = Some(saturating_i64(m.input_tokens));
                 entry.output_tokens = Some(saturating_i64(m.output_tokens));
                 if let Some(w) = who {

@@ -37,6 +37,8 @@ pub struct Metered {
     pub output_tokens: u64,
     /// Whether the counts are Hearth's estimate rather than the upstream's.
     pub estimated: bool,
+    /// Whether the call reached a model, so its usage is recorded.
+    pub used: bool,
 }
 
 impl Meter {
@@ -85,15 +87,22 @@ impl Meter {
                         input_tokens: 0,
                         output_tokens: 0,
                         estimated: false,
+                        used: false,
                     });
                 }
             };
+            // A Chat Actions run settles its own charges per model call and
+            // reports only the total; a gateway call hands its charge over.
+            let used = charge.is_some()
+                || s.reported
+                    .is_some_and(|u| u.prompt_tokens + u.completion_tokens > 0);
             Some(Metered {
                 model,
                 charge,
                 input_tokens: input,
                 output_tokens: output,
                 estimated,
+                used,
             })
         })
     }

@@ -99,3 +99,44 @@ fn error_frames(error: &ProviderError) -> Bytes {
     out.put_slice(DONE);
     out.freeze()
 }
+
+/// The streamed response of a Chat Actions run: each event as
+/// `event: <type>` and `data: <json>`, ending after the terminal event.
+pub fn relay_response(handle: hearth_engine::responses::ResponseHandle, meter: Meter) -> Response {
+    let stream = futures_util::stream::unfold(Some((handle, meter)), |state| async move {
+        let (mut handle, meter) = state?;
+        match handle.events.recv().await {
+            Some(event) => {
+                let kind = event
+                    .get("type")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("message")
+                    .to_owned();
+                let mut out = BytesMut::new();
+                out.put_slice(b"event: ");
+                out.put_slice(kind.as_bytes());
+                out.put_slice(b"\ndata: ");
+                out.put_slice(event.to_string().as_bytes());
+                out.put_slice(b"\n\n");
+                Some((
+                    Ok::<Bytes, std::convert::Infallible>(out.freeze()),
+                    Some((handle, meter)),
+                ))
+            }
+            None => {
+                // The run is over: account for every model call it made.
+                meter.report(*handle.usage.lock().unwrap_or_else(|e| e.into_inner()));
+                None
+            }
+        }
+    });
+    let mut response = Response::new(Body::from_stream(stream));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}

@@ -70,12 +70,13 @@ impl Tx {
         id: &str,
         metadata: &Map<String, Value>,
     ) -> Result<bool> {
-        let done = sqlx::query("UPDATE conversations SET metadata = $1 WHERE org_id = $2 AND id = $3")
-            .bind(encode_metadata(metadata))
-            .bind(org_id)
-            .bind(id)
-            .execute(&mut *self.tx)
-            .await?;
+        let done =
+            sqlx::query("UPDATE conversations SET metadata = $1 WHERE org_id = $2 AND id = $3")
+                .bind(encode_metadata(metadata))
+                .bind(org_id)
+                .bind(id)
+                .execute(&mut *self.tx)
+                .await?;
         Ok(done.rows_affected() > 0)
     }
 

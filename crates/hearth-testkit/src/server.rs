@@ -20,6 +20,8 @@ pub struct TestServer {
     client: reqwest::Client,
     running: Option<Running>,
     db: TestDatabase,
+    /// Holds the tool workspaces of Chat Actions runs.
+    workspaces: tempfile::TempDir,
 }
 
 /// A user made for a test, with one key.
@@ -47,6 +49,8 @@ impl TestServer {
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         config.database.url = db.url.clone();
         config.database.max_connections = 4;
+        let workspaces = tempfile::tempdir().expect("workspace directory");
+        config.responses.workspace_dir = workspaces.path().to_owned();
         adjust(&mut config);
         let admin_key = format!(
             "hk-test-{}",
@@ -67,7 +71,13 @@ impl TestServer {
             client,
             running: Some(running),
             db,
+            workspaces,
         })
+    }
+
+    /// The directory under which each conversation's tool workspace lives.
+    pub fn workspace_dir(&self) -> &std::path::Path {
+        self.workspaces.path()
     }
 
     /// The database URL the server uses (for tests that inspect it).

@@ -12,6 +12,14 @@ pub enum IdKind {
     Audit,
     Request,
     Usage,
+    Response,
+    Conversation,
+    Message,
+    FunctionCall,
+    FunctionCallOutput,
+    ToolCall,
+    Call,
+    ItemReference,
 }
 
 impl IdKind {
@@ -24,6 +32,14 @@ impl IdKind {
             IdKind::Audit => "audit_",
             IdKind::Request => "req_",
             IdKind::Usage => "usage_",
+            IdKind::Response => "resp_",
+            IdKind::Conversation => "conv_",
+            IdKind::Message => "msg_",
+            IdKind::FunctionCall => "fc_",
+            IdKind::FunctionCallOutput => "fco_",
+            IdKind::ToolCall => "tc_",
+            IdKind::Call => "call_",
+            IdKind::ItemReference => "ref_",
         }
     }
 }

@@ -161,7 +161,7 @@ impl Engine {
     }
 
     /// Tries one deployment, retrying retryable failures with backoff.
-    async fn try_route(
+    pub(crate) async fn try_route(
         &self,
         target: &Route,
         endpoint: Endpoint,
@@ -213,7 +213,10 @@ impl Engine {
         }
     }
 
-    fn fallbacks_of<'a>(&'a self, route: &'a Route) -> impl Iterator<Item = Arc<Route>> + 'a {
+    pub(crate) fn fallbacks_of<'a>(
+        &'a self,
+        route: &'a Route,
+    ) -> impl Iterator<Item = Arc<Route>> + 'a {
         route
             .fallbacks
             .iter()
@@ -221,7 +224,11 @@ impl Engine {
     }
 
     /// Resolves a model name the caller may use; anything else is 404.
-    async fn route_for(&self, actor: &Principal, name: &str) -> Result<Arc<Route>, EngineError> {
+    pub(crate) async fn route_for(
+        &self,
+        actor: &Principal,
+        name: &str,
+    ) -> Result<Arc<Route>, EngineError> {
         self.ensure_models_configured()?;
         let not_found = || {
             EngineError::ModelNotFound(format!(
@@ -253,7 +260,7 @@ impl Engine {
 
     /// Charges the prompt estimate against the organisation's tokens per
     /// minute before the call; refused when the allowance is spent.
-    async fn charge_tokens(
+    pub(crate) async fn charge_tokens(
         &self,
         actor: &Principal,
         body_len: usize,

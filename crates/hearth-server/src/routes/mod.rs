@@ -3,11 +3,13 @@
 
 pub mod audit;
 pub mod chat;
+pub mod conversations;
 pub mod keys;
 pub mod me;
 pub mod models;
 pub mod ops;
 pub mod orgs;
+pub mod responses;
 pub mod usage;
 pub mod users;
 

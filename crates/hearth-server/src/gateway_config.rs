@@ -250,3 +250,140 @@ fn positive(key: &str, value: Option<u64>, default: u64) -> Result<u64, ConfigEr
         None => Ok(default),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    fn load(toml_text: &str, vars: &[(&str, &str)]) -> Result<Config, crate::config::ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hearth.toml");
+        std::fs::write(&path, toml_text).unwrap();
+        let env = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+        Config::load(Some(&path), env, None)
+    }
+
+    const ANTHROPIC: &str = r#"
+[[providers]]
+name = "anthropic"
+kind = "anthropic"
+api_key_env = "MY_ANTHROPIC_KEY"
+
+[[models]]
+id = "claude-sonnet-4-5-20250929"
+provider = "anthropic"
+aliases = ["claude-sonnet-4-5"]
+fallbacks = ["local"]
+max_tokens = 2048
+
+[[providers]]
+name = "local"
+kind = "openai"
+base_url = "http://127.0.0.1:11434/v1/"
+
+[[models]]
+id = "local"
+provider = "local"
+upstream_model = "llama3.1:8b"
+"#;
+
+    #[test]
+    fn providers_and_models_are_read_with_secrets_from_the_environment() {
+        let c = load(ANTHROPIC, &[("MY_ANTHROPIC_KEY", "sk-ant-123")]).unwrap();
+        let g = &c.gateway;
+        assert_eq!(g.providers.len(), 2);
+        let anthropic = &g.providers[0].settings;
+        assert_eq!(anthropic.base_url, "https://api.anthropic.com");
+        assert_eq!(anthropic.api_key.as_ref().unwrap().expose(), "sk-ant-123");
+        assert_eq!(
+            g.providers[1].settings.base_url,
+            "http://127.0.0.1:11434/v1"
+        );
+        assert_eq!(g.models[0].aliases, vec!["claude-sonnet-4-5"]);
+        assert_eq!(g.models[0].max_tokens, Some(2048));
+        assert_eq!(g.models[1].upstream_model.as_deref(), Some("llama3.1:8b"));
+        assert!(
+            !format!("{c:?}").contains("sk-ant-123"),
+            "secrets never print"
+        );
+        // And the catalogue accepts it.
+        crate::app::catalog(&c).unwrap();
+    }
+
+    #[test]
+    fn a_missing_secret_or_a_bad_key_is_named() {
+        let err = load(ANTHROPIC, &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("providers[0].api_key_env") && err.contains("MY_ANTHROPIC_KEY"),
+            "{err}"
+        );
+        let err = load(
+            "[[providers]]\nname = \"x\"\nkind = \"openai\"\nurl = \"http://h\"\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("url"), "{err}");
+        let err = load("[[providers]]\nname = \"x\"\nkind = \"cohere\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("kind"), "{err}");
+        let err = load(
+            "[[providers]]\nname = \"x\"\nkind = \"openai\"\nbase_url = \"ftp://h\"\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("providers[0].base_url"), "{err}");
+    }
+
+    #[test]
+    fn the_catalogue_names_bad_references() {
+        let c = load("[[models]]\nid = \"m\"\nprovider = \"nobody\"\n", &[]).unwrap();
+        let err = crate::app::catalog(&c).unwrap_err().to_string();
+        assert!(err.contains("models[0].provider"), "{err}");
+        let text = "[[providers]]\nname = \"p\"\nkind = \"openai\"\n[[models]]\nid = \"m\"\nprovider = \"p\"\nfallbacks = [\"ghost\"]\n";
+        let err = crate::app::catalog(&load(text, &[]).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("models[0].fallbacks[0]"), "{err}");
+    }
+
+    #[test]
+    fn provider_keys_in_the_environment_register_providers() {
+        let c = load(
+            "",
+            &[
+                ("OPENAI_API_KEY", "sk-1"),
+                ("ANTHROPIC_API_KEY", "sk-ant-2"),
+            ],
+        )
+        .unwrap();
+        let names: Vec<&str> = c
+            .gateway
+            .providers
+            .iter()
+            .map(|p| p.settings.name.as_str())
+            .collect();
+        assert_eq!(names, vec!["openai", "anthropic"]);
+        let ids: Vec<&str> = c.gateway.models.iter().map(|m| m.id.as_str()).collect();
+        assert!(
+            ids.contains(&"gpt-4o-mini") && ids.contains(&"claude-sonnet-4-5-20250929"),
+            "{ids:?}"
+        );
+        crate::app::catalog(&c).unwrap();
+
+        // A configured provider of the kind wins; its models are kept.
+        let c = load(
+            ANTHROPIC,
+            &[("MY_ANTHROPIC_KEY", "k"), ("ANTHROPIC_API_KEY", "other")],
+        )
+        .unwrap();
+        assert_eq!(c.gateway.providers.len(), 2);
+        assert_eq!(c.gateway.models.len(), 2);
+
+        // No keys, no providers: Hearth still starts, with an empty catalogue.
+        let c = load("", &[]).unwrap();
+        assert!(crate::app::catalog(&c).unwrap().is_empty());
+    }
+}

@@ -59,6 +59,34 @@ pub struct ResponseHandle {
     _task: AbortOnDrop,
 }
 
+/// A workspace to remove unless [`OrphanWorkspace::keep`] is called; if
+/// dropped armed (the task was aborted), removed in the background.
+struct OrphanWorkspace(Option<Workspace>);
+
+impl OrphanWorkspace {
+    fn keep(&mut self) {
+        self.0 = None;
+    }
+
+    async fn remove(&mut self) {
+        if let Some(ws) = self.0.take() {
+            let _ = ws.remove().await;
+        }
+    }
+}
+
+impl Drop for OrphanWorkspace {
+    fn drop(&mut self) {
+        if let Some(ws) = self.0.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move {
+                let _ = ws.remove().await;
+            });
+        }
+    }
+}
+
 /// Aborts the loop's task when the request that owns it goes away.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
@@ -86,12 +114,9 @@ impl Engine {
         let (mut history, mut conversation_id, is_new_conversation) =
             if let Some(conv) = &req.conversation {
                 if self.store.get_conversation(org, conv).await?.is_none() {
-                    return Err(EngineError::Rejected {
-                        param: "conversation".into(),
-                        message: format!("conversation '{conv}' not found"),
-                        code: "not_found",
-                    }
-                    .into_not_found());
+                    return Err(EngineError::NotFoundMessage(format!(
+                        "conversation '{conv}' not found"
+                    )));
                 }
                 let items = self.store.conversation_history(org, conv).await?;
                 (
@@ -212,6 +237,14 @@ impl Engine {
         let actor = actor.clone();
         let call = call.clone();
         let task = tokio::spawn(async move {
+            // The workspace of a conversation that exists only if this
+            // response is stored: removed unless it is, also when the
+            // client goes away and the task is aborted.
+            let mut orphan = OrphanWorkspace(
+                (is_new_conversation || run.state.conversation_id.is_none())
+                    .then(|| run.workspace.clone())
+                    .flatten(),
+            );
             let mut emitter = Emitter::new(tx, stream);
             if let Ended::Abandoned = run.run(&mut emitter).await {
                 return;
@@ -228,14 +261,14 @@ impl Engine {
                         &body,
                     )
                     .await;
-                if let Err(error) = saved {
-                    tracing::error!(%error, response = %run.state.id, "could not store the response");
+                match saved {
+                    Ok(()) => orphan.keep(),
+                    Err(error) => {
+                        tracing::error!(%error, response = %run.state.id, "could not store the response");
+                    }
                 }
-            } else if let Some(ws) = run.workspace.take()
-                && run.state.conversation_id.is_none()
-            {
-                let _ = ws.remove().await;
             }
+            orphan.remove().await;
             let result = match run.failure.take() {
                 Some(error) => Err(error),
                 None => Ok(body),
@@ -391,15 +424,5 @@ impl Engine {
         .await?;
         tx.commit().await?;
         Ok(json!({"id": id, "object": "response", "deleted": true}))
-    }
-}
-
-impl EngineError {
-    /// A rejection that should read as "not found" (404).
-    fn into_not_found(self) -> EngineError {
-        match self {
-            EngineError::Rejected { message, .. } => EngineError::NotFoundMessage(message),
-            other => other,
-        }
     }
 }

@@ -29,7 +29,12 @@ pub fn relay(events: EventStream, meter: Meter) -> Response {
         let frame = state.next_frame().await?;
         Some((Ok::<Bytes, std::convert::Infallible>(frame), state))
     });
-    let mut response = Response::new(Body::from_stream(stream));
+    event_stream(Body::from_stream(stream))
+}
+
+/// A `text/event-stream` response around `body`.
+fn event_stream(body: Body) -> Response {
+    let mut response = Response::new(body);
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -130,13 +135,5 @@ pub fn relay_response(handle: hearth_engine::responses::ResponseHandle, meter: M
             }
         }
     });
-    let mut response = Response::new(Body::from_stream(stream));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    response
+    event_stream(Body::from_stream(stream))
 }

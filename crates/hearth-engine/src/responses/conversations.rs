@@ -212,26 +212,16 @@ impl Engine {
         page: ListItems,
     ) -> Result<ItemPage, EngineError> {
         actor.require(Permission::Read)?;
-        let org = actor.org_id();
-        if self.store.get_conversation(org, id).await?.is_none() {
+        if self
+            .store
+            .get_conversation(actor.org_id(), id)
+            .await?
+            .is_none()
+        {
             return Err(EngineError::not_found("conversation"));
         }
-        let limit = page_size(page.limit)?;
-        let order = order_of(page.order.as_deref())?;
-        let after = match &page.after {
-            None => None,
-            Some(after) => Some(
-                self.store
-                    .item_seq(org, Some(id), None, after)
-                    .await?
-                    .ok_or_else(|| invalid_cursor(after))?,
-            ),
-        };
-        let items = self
-            .store
-            .list_conversation_items(org, id, after, limit + 1, order)
-            .await?;
-        Ok(bodies(items, limit))
+        self.item_page(actor.org_id(), ItemList::Conversation(id), page)
+            .await
     }
 
     pub async fn get_conversation_item(
@@ -261,25 +251,59 @@ impl Engine {
         page: ListItems,
     ) -> Result<ItemPage, EngineError> {
         actor.require(Permission::Read)?;
-        let org = actor.org_id();
-        if self.store.get_response(org, response_id).await?.is_none() {
+        if self
+            .store
+            .get_response(actor.org_id(), response_id)
+            .await?
+            .is_none()
+        {
             return Err(EngineError::not_found("response"));
         }
+        self.item_page(actor.org_id(), ItemList::ResponseInput(response_id), page)
+            .await
+    }
+
+    /// One page of either list; the cursor must be an item of that list.
+    async fn item_page(
+        &self,
+        org: &str,
+        list: ItemList<'_>,
+        page: ListItems,
+    ) -> Result<ItemPage, EngineError> {
         let limit = page_size(page.limit)?;
         let order = order_of(page.order.as_deref())?;
+        let (conversation, response) = match list {
+            ItemList::Conversation(id) => (Some(id), None),
+            ItemList::ResponseInput(id) => (None, Some(id)),
+        };
         let after = match &page.after {
             None => None,
             Some(after) => Some(
                 self.store
-                    .item_seq(org, None, Some(response_id), after)
+                    .item_seq(org, conversation, response, after)
                     .await?
                     .ok_or_else(|| invalid_cursor(after))?,
             ),
         };
-        let items = self
-            .store
-            .list_response_input_items(org, response_id, after, limit + 1, order)
-            .await?;
+        let items = match list {
+            ItemList::Conversation(id) => {
+                self.store
+                    .list_conversation_items(org, id, after, limit + 1, order)
+                    .await?
+            }
+            ItemList::ResponseInput(id) => {
+                self.store
+                    .list_response_input_items(org, id, after, limit + 1, order)
+                    .await?
+            }
+        };
         Ok(bodies(items, limit))
     }
+}
+
+/// The two paginated item lists.
+#[derive(Clone, Copy)]
+enum ItemList<'a> {
+    Conversation(&'a str),
+    ResponseInput(&'a str),
 }

@@ -41,6 +41,55 @@ function checkUsage(usage) {
   assert.equal(usage.total_tokens, EXPECT.prompt_tokens + EXPECT.completion_tokens);
 }
 
+// A Responses API function tool (name and parameters at the top level).
+const WEATHER_FUNCTION = {
+  type: 'function',
+  name: 'get_weather',
+  description: 'The current weather in a city.',
+  parameters: {
+    type: 'object',
+    properties: { city: { type: 'string' }, unit: { type: 'string', enum: ['c', 'f'] } },
+    required: ['city', 'unit'],
+    additionalProperties: false,
+  },
+};
+
+const TERMINAL = ['response.completed', 'response.incomplete', 'response.failed'];
+
+function checkResponseUsage(usage) {
+  assert.ok(usage, 'no usage');
+  assert.equal(usage.input_tokens, EXPECT.input_tokens);
+  assert.equal(usage.output_tokens, EXPECT.output_tokens);
+  assert.equal(usage.total_tokens, EXPECT.input_tokens + EXPECT.output_tokens);
+}
+
+// Every event of a `responses.stream()` helper, by `for await`.
+async function collectEvents(stream) {
+  const events = [];
+  for await (const event of stream) {
+    events.push(event);
+  }
+  return events;
+}
+
+// Typed events with strictly increasing sequence numbers, opening with
+// created/in_progress and closing with exactly one terminal event.
+function checkSequence(events, terminal) {
+  assert.ok(events.length >= 3, `only ${events.length} events`);
+  let last = -1;
+  for (const event of events) {
+    assert.equal(typeof event.type, 'string', JSON.stringify(event));
+    assert.ok(Number.isInteger(event.sequence_number), JSON.stringify(event));
+    assert.ok(event.sequence_number > last, `sequence ${event.sequence_number} after ${last}`);
+    last = event.sequence_number;
+  }
+  const types = events.map((e) => e.type);
+  assert.equal(types[0], 'response.created', types.join(','));
+  assert.equal(types[1], 'response.in_progress', types.join(','));
+  assert.deepEqual(types.filter((t) => TERMINAL.includes(t)), [terminal], types.join(','));
+  assert.equal(types.at(-1), terminal, types.join(','));
+}
+
 const scenarios = {
   // `client.chat.completions.stream(...)`: content events, finalContent,
   // finalChatCompletion with the usage of include_usage.
@@ -164,6 +213,133 @@ const scenarios = {
       client().chat.completions.create({ model: MODEL, messages: [], stream: true }),
       (e) => e instanceof OpenAI.BadRequestError && e.param === 'messages',
     );
+  },
+
+  // --- responses (Chat Actions) ----------------------------------------
+
+  // `client.responses.stream(...)` with text: events, then finalResponse().
+  async responses_stream_text() {
+    const stream = client().responses.stream({ model: MODEL, input: 'Say hello.' });
+    const deltas = [];
+    const snapshots = [];
+    stream.on('response.output_text.delta', (event) => snapshots.push(event.snapshot));
+    const events = await collectEvents(stream);
+    for (const event of events) {
+      if (event.type === 'response.output_text.delta') deltas.push(event.delta);
+    }
+    checkSequence(events, 'response.completed');
+    assert.ok(deltas.length >= EXPECT.min_chunks, `only ${deltas.length} deltas`);
+    assert.equal(deltas.join(''), EXPECT.text);
+    assert.equal(snapshots.at(-1), EXPECT.text);
+    const final = await stream.finalResponse();
+    assert.equal(final.object, 'response');
+    assert.match(final.id, /^resp_/);
+    assert.equal(final.status, 'completed');
+    assert.equal(final.output_text, EXPECT.text);
+    assert.equal(final.output.length, 1, JSON.stringify(final.output));
+    assert.equal(final.output[0].type, 'message');
+    assert.match(final.output[0].id, /^msg_/);
+    assert.equal(final.output[0].content[0].text, EXPECT.text);
+    assert.match(final.conversation?.id ?? '', /^conv_/, JSON.stringify(final.conversation));
+    checkResponseUsage(final.usage);
+  },
+
+  // A streamed client function call: the helper accepts a stream that ends
+  // with `response.incomplete` (Kindo's tool_use stop), and finalResponse()
+  // gives that response.
+  async responses_stream_function_call() {
+    const want = EXPECT.tool_call;
+    const stream = client().responses.stream({
+      model: MODEL,
+      input: 'Weather in Oslo?',
+      tools: [WEATHER_FUNCTION],
+    });
+    const argumentSnapshots = [];
+    stream.on('response.function_call_arguments.delta', (event) => argumentSnapshots.push(event.snapshot));
+    const events = await collectEvents(stream);
+    checkSequence(events, 'response.incomplete');
+    assert.ok(argumentSnapshots.length >= 2, `arguments arrived in ${argumentSnapshots.length} fragment(s)`);
+    assert.deepEqual(JSON.parse(argumentSnapshots.at(-1)), want.arguments);
+    const done = events.filter((e) => e.type === 'response.function_call_arguments.done');
+    assert.equal(done.length, 1);
+    assert.deepEqual(JSON.parse(done[0].arguments), want.arguments);
+    const final = await stream.finalResponse();
+    assert.equal(final.status, 'incomplete');
+    assert.equal(final.incomplete_details?.reason, 'tool_use', JSON.stringify(final.incomplete_details));
+    assert.equal(final.output_text, '');
+    const calls = final.output.filter((item) => item.type === 'function_call');
+    assert.equal(calls.length, 1, JSON.stringify(final.output));
+    assert.match(calls[0].id, /^fc_/);
+    assert.equal(calls[0].call_id, want.id);
+    assert.equal(calls[0].name, want.name);
+    assert.equal(calls[0].status, 'completed');
+    assert.deepEqual(JSON.parse(calls[0].arguments), want.arguments);
+  },
+
+  // Built-in file tools that Hearth runs (one succeeds, one fails), then
+  // the model's text, through the stream helper.
+  async responses_stream_file_tool() {
+    const { write, failing } = EXPECT;
+    const stream = client().responses.stream({ model: MODEL, input: 'Save a note.' });
+    const events = await collectEvents(stream);
+    checkSequence(events, 'response.completed');
+    const added = events.filter((e) => e.type === 'response.output_item.added').map((e) => e.item);
+    assert.deepEqual(
+      added.map((item) => [item.type, item.status]),
+      [
+        ['file_operation_call', 'in_progress'],
+        ['file_operation_call', 'in_progress'],
+        ['message', 'in_progress'],
+      ],
+    );
+    const done = events.filter((e) => e.type === 'response.output_item.done').map((e) => e.item);
+    assert.deepEqual(
+      done.map((item) => [item.type, item.status]),
+      [
+        ['file_operation_call', 'completed'],
+        ['file_operation_call', 'failed'],
+        ['message', 'completed'],
+      ],
+    );
+    const final = await stream.finalResponse();
+    assert.equal(final.status, 'completed');
+    assert.deepEqual(
+      final.output.map((item) => item.type),
+      ['file_operation_call', 'file_operation_call', 'message'],
+    );
+    const [op, failed] = final.output;
+    assert.equal(op.call_id, write.id);
+    assert.equal(op.name, 'write_file');
+    assert.equal(op.status, 'completed');
+    assert.deepEqual(JSON.parse(op.arguments), write.arguments);
+    assert.match(op.output, /wrote/);
+    assert.equal(failed.call_id, failing.id);
+    assert.equal(failed.name, 'read_file');
+    assert.equal(failed.status, 'failed');
+    assert.ok(typeof failed.error === 'string' && failed.error.length > 0, JSON.stringify(failed));
+    assert.equal(final.output_text, EXPECT.text);
+    checkResponseUsage(final.usage);
+  },
+
+  // `for await` over `responses.create({stream: true})`: every event typed,
+  // sequence numbers strictly increasing, exactly one terminal event, last.
+  async responses_for_await_create() {
+    const stream = await client().responses.create({ model: MODEL, input: 'Say hello.', stream: true });
+    const events = [];
+    for await (const event of stream) {
+      events.push(event);
+    }
+    checkSequence(events, 'response.completed');
+    const text = events
+      .filter((e) => e.type === 'response.output_text.delta')
+      .map((e) => e.delta)
+      .join('');
+    assert.equal(text, EXPECT.text);
+    const final = events.at(-1).response;
+    assert.equal(final.output_text, EXPECT.text);
+    assert.equal(events[0].response.id, final.id);
+    assert.equal(events[0].response.status, 'in_progress');
+    checkResponseUsage(final.usage);
   },
 };
 

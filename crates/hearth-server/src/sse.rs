@@ -112,6 +112,12 @@ pub fn relay_response(handle: hearth_engine::responses::ResponseHandle, meter: M
         let (mut handle, meter) = state?;
         match handle.events.recv().await {
             Some(event) => {
+                // The usage of the model calls finished so far, so that a
+                // client that leaves mid-run is still accounted for them.
+                let so_far = *handle.usage.lock().unwrap_or_else(|e| e.into_inner());
+                if so_far.prompt_tokens + so_far.completion_tokens > 0 {
+                    meter.report(so_far);
+                }
                 let kind = event
                     .get("type")
                     .and_then(serde_json::Value::as_str)

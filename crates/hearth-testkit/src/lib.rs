@@ -14,6 +14,7 @@ pub mod fake;
 pub mod gateway;
 mod reply;
 mod server;
+pub mod sse;
 
 pub use hearth_store::Backend;
 pub use reply::Reply;

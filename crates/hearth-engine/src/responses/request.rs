@@ -225,6 +225,11 @@ pub fn parse(body: &Map<String, Value>) -> Result<CreateResponse, EngineError> {
 pub(super) fn parse_input(input: Option<&Value>) -> Result<Vec<Value>, EngineError> {
     let items = match input {
         None | Some(Value::Null) => return Err(invalid("input", "you must provide input")),
+        // Some providers refuse an empty turn (Anthropic drops empty text
+        // and then has no message): say so here, naming the field.
+        Some(Value::String(text)) if text.is_empty() => {
+            return Err(invalid("input", "input must not be empty"));
+        }
         Some(Value::String(text)) => {
             return Ok(vec![serde_json::json!({
                 "type": "message",
@@ -685,6 +690,7 @@ mod tests {
     fn errors_name_the_field() {
         assert_eq!(param(json!({"input": "x"})), "model");
         assert_eq!(param(json!({"model": "m"})), "input");
+        assert_eq!(param(json!({"model": "m", "input": ""})), "input");
         assert_eq!(
             param(
                 json!({"model": "m", "input": [{"type": "function_call_output", "output": "x"}]})

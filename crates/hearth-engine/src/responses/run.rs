@@ -483,6 +483,13 @@ impl Run {
     /// Runs one built-in tool and records it as an output item. A failing
     /// or unknown tool is a failed call the model sees, never an error of
     /// the response.
+    ///
+    /// Streamed, the call is `response.output_item.added` (status
+    /// `in_progress`) and `response.output_item.done` (status `completed`
+    /// or `failed`) and nothing else: the OpenAI SDKs' stream helpers
+    /// reject event types outside OpenAI's set (the npm package's
+    /// `responses.stream()` throws "Unhandled response stream event"), so
+    /// there are no `response.file_operation_call.*` events.
     async fn run_builtin(&mut self, em: &mut Emitter, call: &BuiltinCall) -> Result<(), Gone> {
         let index = self.state.output.len();
         let mut item = json!({
@@ -495,13 +502,8 @@ impl Run {
             json!({"output_index": index, "item": item}),
         )
         .await?;
-        em.emit(
-            "response.file_operation_call.in_progress",
-            json!({"item_id": item["id"], "output_index": index}),
-        )
-        .await?;
         let outcome = match (BuiltinTool::from_name(&call.name), &self.workspace) {
-            (Some(tool), Some(ws)) if self.tools.builtins.contains(&tool) => {
+            (Some(tool), Some(ws)) if self.tools.may_run(tool) => {
                 match serde_json::from_str::<Value>(&call.arguments) {
                     Ok(args) => tool
                         .run(ws, &args, &self.limits.tools)
@@ -523,17 +525,7 @@ impl Run {
                 item["error"] = json!(error);
             }
         }
-        let done_kind = if item["status"] == "completed" {
-            "response.file_operation_call.completed"
-        } else {
-            "response.file_operation_call.failed"
-        };
         self.state.output[index] = item.clone();
-        em.emit(
-            done_kind,
-            json!({"item_id": item["id"], "output_index": index}),
-        )
-        .await?;
         em.emit(
             "response.output_item.done",
             json!({"output_index": index, "item": item}),

@@ -104,6 +104,13 @@ impl ToolSet {
         Some((Value::Array(tools), choice))
     }
 
+    /// Whether a call of the built-in `tool` may run: it is offered and
+    /// tools are not disabled (a model that calls one despite
+    /// `tool_choice: "none"` gets a failed call, not a run).
+    pub fn may_run(&self, tool: BuiltinTool) -> bool {
+        !self.disabled && self.builtins.contains(&tool)
+    }
+
     pub fn is_client_function(&self, name: &str) -> bool {
         self.functions.iter().any(|f| f.name == name)
     }

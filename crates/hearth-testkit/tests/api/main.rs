@@ -15,7 +15,7 @@ mod errors;
 mod gateway;
 mod ops;
 mod ratelimit;
-mod responses_smoke;
+mod responses;
 mod shutdown;
 
 use hearth_testkit::{Reply, TestServer};

@@ -19,6 +19,7 @@
 mod harness;
 mod node;
 mod python;
+mod responses;
 
 /// Generates `mod name { openai, anthropic }` tests from
 /// `async fn name(provider: Provider)` of the calling module.

@@ -138,19 +138,24 @@ impl Conn {
 
 /// `GET /healthz` on a fresh connection; true on 200.
 pub async fn healthy(addr: SocketAddr) -> bool {
-    let attempt = async {
-        let tcp = tokio::net::TcpStream::connect(addr).await?;
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(tcp)).await?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        let request = Request::builder()
-            .uri("/healthz")
-            .header(header::HOST, addr.to_string())
-            .body(Full::new(Bytes::new()))?;
-        let response = sender.send_request(request).await?;
-        anyhow::Ok(response.status() == StatusCode::OK)
-    };
-    attempt.await.unwrap_or(false)
+    matches!(get(addr, "/healthz").await, Ok((StatusCode::OK, _)))
+}
+
+/// A `GET` on a fresh connection: status and body.
+pub async fn get(addr: SocketAddr, path: &str) -> anyhow::Result<(StatusCode, Bytes)> {
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    tcp.set_nodelay(true)?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(tcp)).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let request = Request::builder()
+        .uri(path)
+        .header(header::HOST, addr.to_string())
+        .body(Full::new(Bytes::new()))?;
+    let response = sender.send_request(request).await?;
+    let status = response.status();
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok((status, body))
 }

@@ -142,6 +142,16 @@ upstream_model = "fake-model"
         parse_status_kb(&status, "VmHWM:")
     }
 
+    /// The audit writer's group commits so far, from `/metrics`:
+    /// (records committed, commits). `None` if the metric is not there.
+    pub async fn audit_batches(&self) -> Option<(f64, f64)> {
+        let (status, body) = crate::client::get(self.addr, "/metrics").await.ok()?;
+        if !status.is_success() {
+            return None;
+        }
+        parse_histogram_totals(&String::from_utf8_lossy(&body), "hearth_audit_batch_size")
+    }
+
     /// SIGTERM (graceful: the audit buffer is flushed), then SIGKILL if
     /// it has not exited within ten seconds.
     pub fn stop(mut self) {
@@ -235,6 +245,18 @@ fn parse_status_kb(status: &str, name: &str) -> anyhow::Result<u64> {
         .with_context(|| format!("parsing {line:?}"))
 }
 
+/// `<name>_sum` and `<name>_count` of an unlabelled Prometheus histogram.
+fn parse_histogram_totals(text: &str, name: &str) -> Option<(f64, f64)> {
+    let value = |suffix: &str| -> Option<f64> {
+        let metric = format!("{name}{suffix}");
+        text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+            let (key, value) = l.rsplit_once(' ')?;
+            (key == metric).then(|| value.parse().ok()).flatten()
+        })
+    };
+    Some((value("_sum")?, value("_count")?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,6 +272,19 @@ mod tests {
     fn peak_rss_is_read_from_vmhwm() {
         let status = "Name:\thearth\nVmPeak:\t  900 kB\nVmHWM:\t   23960 kB\nVmRSS:\t 20000 kB\n";
         assert_eq!(parse_status_kb(status, "VmHWM:").unwrap(), 23960);
+    }
+
+    #[test]
+    fn histogram_totals_are_read_from_prometheus_text() {
+        let text = "# TYPE hearth_audit_batch_size histogram\n\
+                    hearth_audit_batch_size_bucket{le=\"1\"} 3\n\
+                    hearth_audit_batch_size_sum 120\n\
+                    hearth_audit_batch_size_count 7\n";
+        assert_eq!(
+            parse_histogram_totals(text, "hearth_audit_batch_size"),
+            Some((120.0, 7.0))
+        );
+        assert_eq!(parse_histogram_totals(text, "other"), None);
     }
 
     #[test]

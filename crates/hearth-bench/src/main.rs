@@ -32,7 +32,7 @@ pub struct Args {
     /// Offered rate of the fixed-rate phase, requests per second per side.
     #[arg(long, default_value_t = 1000.0)]
     rate: f64,
-    /// Connections of the fixed-rate phase (each worker holds one per side).
+    /// Connections per side of the fixed-rate phase.
     #[arg(long, default_value_t = 32)]
     rate_connections: usize,
     /// Connections of the maximum-throughput phase.
@@ -68,7 +68,13 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(run(args))
+    runtime.block_on(async {
+        // Interrupted, `run` is dropped, and with it the Hearth process.
+        tokio::select! {
+            result = run(args) => result,
+            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+        }
+    })
 }
 
 /// Everything the report needs.
@@ -81,9 +87,54 @@ pub struct Results {
     pub c1_stream: phases::Serial,
     pub rate: phases::OpenLoop,
     pub throughput: phases::Throughput,
-    /// Per phase: name, Hearth CPU ticks, requests sent to Hearth.
-    pub cpu: Vec<(&'static str, u64, u64)>,
+    /// Hearth's cost, phase by phase.
+    pub cpu: Vec<PhaseCost>,
     pub peak_rss_kb: u64,
+}
+
+/// What one phase cost Hearth.
+pub struct PhaseCost {
+    pub name: &'static str,
+    /// utime + stime, in clock ticks.
+    pub ticks: u64,
+    /// Requests sent through Hearth.
+    pub requests: u64,
+    /// Audit records and group commits in the phase, from `/metrics`.
+    pub audit: Option<(f64, f64)>,
+    /// How long Hearth kept working after the phase's last answer.
+    pub drain: Duration,
+}
+
+/// Hearth's counters at a phase boundary.
+struct Mark {
+    ticks: u64,
+    audit: Option<(f64, f64)>,
+}
+
+async fn mark(server: &hearth::Hearth) -> anyhow::Result<Mark> {
+    Ok(Mark {
+        ticks: server.cpu_ticks()?,
+        audit: server.audit_batches().await,
+    })
+}
+
+fn cost(
+    name: &'static str,
+    before: &Mark,
+    after: &Mark,
+    requests: u64,
+    drain: Duration,
+) -> PhaseCost {
+    PhaseCost {
+        name,
+        drain,
+        ticks: after.ticks.saturating_sub(before.ticks),
+        requests,
+        audit: before
+            .audit
+            .zip(after.audit)
+            .map(|((r0, c0), (r1, c1))| (r1 - r0, c1 - c0)),
+    }
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
@@ -125,13 +176,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     let n = args.requests;
     let mut cpu = Vec::new();
-    let mut before = server.cpu_ticks()?;
+    settle(&server).await?;
+    let mut before = mark(&server).await?;
 
     progress(&format!("1/4 concurrency 1, non-streaming: {n} per side"));
     let c1 = phases::serial(&setup, n, false).await?;
     c1.errors.check("concurrency 1", 2 * n as u64)?;
-    let after = server.cpu_ticks()?;
-    cpu.push(("c=1 non-streaming", after - before, n as u64));
+    let drain = settle(&server).await?;
+    let after = mark(&server).await?;
+    cpu.push(cost("c=1 non-streaming", &before, &after, n as u64, drain));
     before = after;
 
     progress(&format!("2/4 concurrency 1, streaming: {n} per side"));
@@ -139,23 +192,27 @@ async fn run(args: Args) -> anyhow::Result<()> {
     c1_stream
         .errors
         .check("concurrency 1 streaming", 2 * n as u64)?;
-    let after = server.cpu_ticks()?;
-    cpu.push(("c=1 streaming", after - before, n as u64));
+    let drain = settle(&server).await?;
+    let after = mark(&server).await?;
+    cpu.push(cost("c=1 streaming", &before, &after, n as u64, drain));
     before = after;
 
     progress(&format!(
-        "3/4 open loop at {} req/s per side, {} connections: {n} per side (~{:.0} s)",
+        "3/4 open loop at {} req/s per side, {} connections per side: {n} per side (~{:.0} s)",
         args.rate,
         args.rate_connections,
         n as f64 / args.rate
     ));
     let rate = phases::open_loop(&setup, n, args.rate, args.rate_connections).await?;
     rate.errors.check("fixed rate", 2 * n as u64)?;
-    let after = server.cpu_ticks()?;
-    cpu.push((
+    let drain = settle(&server).await?;
+    let after = mark(&server).await?;
+    cpu.push(cost(
         "fixed rate",
-        after - before,
+        &before,
+        &after,
         rate.hearth.len() as u64 + rate.errors.hearth,
+        drain,
     ));
     before = after;
 
@@ -163,22 +220,18 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "4/4 closed loop, {} connections, {} s per side",
         args.connections, args.duration
     ));
-    let throughput = phases::closed_loop(&setup, args.duration, args.connections).await?;
+    let throughput = phases::closed_loop(&setup, args.duration, args.connections, &server).await?;
     let attempted = throughput.direct_requests + throughput.hearth_requests;
     throughput.errors.check("throughput", attempted)?;
-    // Let the audit writer's group commits of the last requests land in
-    // the measurement: wait until Hearth's CPU time stops moving.
-    let settle_deadline = Instant::now() + Duration::from_secs(3);
-    let mut after = server.cpu_ticks()?;
-    while Instant::now() < settle_deadline {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        let now = server.cpu_ticks()?;
-        if now == after {
-            break;
-        }
-        after = now;
-    }
-    cpu.push(("max throughput", after - before, throughput.hearth_sent));
+    let drain = settle(&server).await?;
+    let after = mark(&server).await?;
+    cpu.push(cost(
+        "max throughput",
+        &before,
+        &after,
+        throughput.hearth_sent,
+        drain,
+    ));
 
     anyhow::ensure!(
         server.alive(),
@@ -190,7 +243,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     let results = Results {
         args_summary: format!(
-            "--requests {} --rate {} --duration {} (rate connections {}, throughput connections {}, {} content chunks per stream)",
+            "--requests {} --rate {} --duration {} (fixed-rate connections {} per side, throughput connections {}, {} content chunks per stream)",
             args.requests,
             args.rate,
             args.duration,
@@ -216,6 +269,30 @@ async fn run(args: Args) -> anyhow::Result<()> {
         println!("{table}");
     }
     Ok(())
+}
+
+/// Waits until Hearth is idle (its CPU time has not moved for half a
+/// second; at most 30 s), so the audit records of a phase are committed,
+/// and counted, in that phase, and their backlog does not slow the next.
+async fn settle(server: &hearth::Hearth) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(30);
+    let mut last = server.cpu_ticks()?;
+    let mut quiet = 0;
+    while Instant::now() < deadline && quiet < 2 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = server.cpu_ticks()?;
+        quiet = if now == last { quiet + 1 } else { 0 };
+        last = now;
+    }
+    let waited = started.elapsed();
+    if waited > Duration::from_secs(1) {
+        progress(&format!(
+            "   waited {:.1} s for hearth to go idle (audit backlog)",
+            waited.as_secs_f64()
+        ));
+    }
+    Ok(waited)
 }
 
 fn progress(message: &str) {

@@ -168,54 +168,82 @@ pub struct OpenLoop {
     pub errors: Errors,
     /// From the first scheduled send to the last answer.
     pub elapsed: Duration,
-    /// How late workers picked up requests (scheduler and queueing), p99.
-    pub pickup_lag_p99: Duration,
+    /// How late a worker picked up a request after its scheduled time
+    /// (schedule thread, queueing for a free connection), p99 per side.
+    pub pickup_lag_p99_direct: Duration,
+    pub pickup_lag_p99_hearth: Duration,
 }
 
-/// Open loop: `rate` requests per second to each side, `n` to each,
-/// interleaved (Hearth, direct, Hearth, …, one every 1/(2·rate) s), served
-/// by `connections` workers that each hold one connection to each side.
-/// A request's latency runs from its scheduled send time, so time spent
-/// waiting for a free worker counts (no coordinated omission).
+/// A side's worker pool: what each worker measured.
+type PoolResult = (Vec<Duration>, Vec<Duration>, Errors);
+
+/// `connections` workers, each with its own connection to `side`, taking
+/// scheduled send times from one queue until it closes.
+async fn pool(
+    setup: &Setup,
+    side: Side,
+    connections: usize,
+    rx: tokio::sync::mpsc::UnboundedReceiver<Instant>,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<PoolResult>>> {
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    let body = setup.body(false);
+    let mut workers = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        let mut conn = Conn::new(setup.target(side));
+        conn.open().await?;
+        let rx = Arc::clone(&rx);
+        let body = body.clone();
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut lags = Vec::new();
+            let mut errors = Errors::default();
+            loop {
+                let job = rx.lock().await.recv().await;
+                let Some(at) = job else { break };
+                lags.push(Instant::now().saturating_duration_since(at));
+                match conn.call(&body, false).await {
+                    Ok(t) => latencies.push(t.end.saturating_duration_since(at)),
+                    Err(e) => errors.record(side, &e),
+                }
+            }
+            (latencies, lags, errors)
+        }));
+    }
+    Ok(workers)
+}
+
+async fn gather(
+    workers: Vec<tokio::task::JoinHandle<PoolResult>>,
+    errors: &mut Errors,
+) -> anyhow::Result<(Vec<Duration>, Duration)> {
+    let mut latencies = Vec::new();
+    let mut lags = Vec::new();
+    for worker in workers {
+        let (l, g, e) = worker.await?;
+        latencies.extend(l);
+        lags.extend(g);
+        errors.merge(e);
+    }
+    let lag = crate::stats::Summary::of(&lags);
+    Ok((latencies, Duration::from_nanos(lag.p99)))
+}
+
+/// Open loop: `rate` requests per second to each side, `n` to each, on
+/// one schedule that interleaves the sides (Hearth, direct, Hearth, …,
+/// one every 1/(2·rate) s). Each side has its own pool of `connections`
+/// workers, so a stall on one side does not delay the other. A request's
+/// latency runs from its scheduled send time, so time spent waiting for a
+/// free connection counts (no coordinated omission).
 pub async fn open_loop(
     setup: &Setup,
     n: usize,
     rate: f64,
     connections: usize,
 ) -> anyhow::Result<OpenLoop> {
-    type Job = (Instant, Side);
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
-    let rx = Arc::new(tokio::sync::Mutex::new(rx));
-    let mut pairs = Vec::with_capacity(connections);
-    for _ in 0..connections {
-        pairs.push(Pair::open(setup).await?);
-    }
-    let body = setup.body(false);
-    let mut workers = Vec::with_capacity(connections);
-    for mut pair in pairs {
-        let rx = Arc::clone(&rx);
-        let body = body.clone();
-        workers.push(tokio::spawn(async move {
-            let mut out = OpenLoop::default();
-            let mut lags = Vec::new();
-            loop {
-                let job = rx.lock().await.recv().await;
-                let Some((at, side)) = job else { break };
-                lags.push(Instant::now().saturating_duration_since(at));
-                match pair.conn(side).call(&body, false).await {
-                    Ok(t) => {
-                        let latency = t.end.saturating_duration_since(at);
-                        match side {
-                            Side::Direct => out.direct.push(latency),
-                            Side::Hearth => out.hearth.push(latency),
-                        }
-                    }
-                    Err(e) => out.errors.record(side, &e),
-                }
-            }
-            (out, lags)
-        }));
-    }
+    let (direct_tx, direct_rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+    let (hearth_tx, hearth_rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+    let direct_pool = pool(setup, Side::Direct, connections, direct_rx).await?;
+    let hearth_pool = pool(setup, Side::Hearth, connections, hearth_rx).await?;
     // The schedule runs on its own thread: tokio's timer has millisecond
     // granularity, a plain sleep is good to tens of microseconds.
     let start = Instant::now() + Duration::from_millis(20);
@@ -229,32 +257,25 @@ pub async fn open_loop(
                 if at > now {
                     std::thread::sleep(at - now);
                 }
-                let side = if j % 2 == 0 {
-                    Side::Hearth
-                } else {
-                    Side::Direct
-                };
-                if tx.send((at, side)).is_err() {
+                let tx = if j % 2 == 0 { &hearth_tx } else { &direct_tx };
+                if tx.send(at).is_err() {
                     break;
                 }
             }
-            // Dropping `tx` lets the workers finish once the queue is empty.
+            // Dropping the senders lets the workers finish once their
+            // queues are empty.
         })?;
     let mut out = OpenLoop::default();
-    let mut lags = Vec::with_capacity(slots);
-    for worker in workers {
-        let (part, part_lags) = worker.await?;
-        out.direct.extend(part.direct);
-        out.hearth.extend(part.hearth);
-        out.errors.merge(part.errors);
-        lags.extend(part_lags);
-    }
+    let (direct, direct_lag) = gather(direct_pool, &mut out.errors).await?;
+    let (hearth, hearth_lag) = gather(hearth_pool, &mut out.errors).await?;
     out.elapsed = start.elapsed();
     if dispatcher.join().is_err() {
         bail!("the schedule thread panicked");
     }
-    let lag = crate::stats::Summary::of(&lags);
-    out.pickup_lag_p99 = Duration::from_nanos(lag.p99);
+    out.direct = direct;
+    out.hearth = hearth;
+    out.pickup_lag_p99_direct = direct_lag;
+    out.pickup_lag_p99_hearth = hearth_lag;
     Ok(out)
 }
 
@@ -265,6 +286,9 @@ pub struct Throughput {
     pub direct_elapsed: Duration,
     pub hearth_requests: u64,
     pub hearth_elapsed: Duration,
+    /// How long Hearth kept working after its measured slices (writing
+    /// the audit records it had queued).
+    pub hearth_drain: Duration,
     /// Requests sent to Hearth, warm-up slices included.
     pub hearth_sent: u64,
     pub errors: Errors,
@@ -275,19 +299,32 @@ impl Throughput {
         self.direct_requests as f64 / self.direct_elapsed.as_secs_f64().max(1e-9)
     }
 
+    /// While sending.
     pub fn hearth_rps(&self) -> f64 {
         self.hearth_requests as f64 / self.hearth_elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Counting the time Hearth needed afterwards to finish the work
+    /// (audit and usage records) of those requests.
+    pub fn hearth_sustained_rps(&self) -> f64 {
+        self.hearth_requests as f64
+            / (self.hearth_elapsed + self.hearth_drain)
+                .as_secs_f64()
+                .max(1e-9)
     }
 }
 
 /// Closed loop: `connections` workers send back to back for `secs`
 /// seconds per side, in one-second slices alternating between the sides
 /// (after a half-second warm-up slice each). A slice lasts from its start
-/// until every worker has had its last answer.
+/// until every worker has had its last answer. After each Hearth slice the
+/// next slice waits until Hearth is idle, so work Hearth deferred (its
+/// audit queue) neither slows the direct slices nor goes uncounted.
 pub async fn closed_loop(
     setup: &Setup,
     secs: u64,
     connections: usize,
+    server: &crate::hearth::Hearth,
 ) -> anyhow::Result<Throughput> {
     let slice = Duration::from_secs(1);
     let warm = Duration::from_millis(500);
@@ -338,6 +375,7 @@ pub async fn closed_loop(
         }));
     }
     let mut elapsed = Vec::with_capacity(slices);
+    let mut drains = Vec::with_capacity(slices);
     for &(side, length, _) in &plan {
         let start = Instant::now();
         match current.lock() {
@@ -347,6 +385,11 @@ pub async fn closed_loop(
         begin.wait().await;
         finish.wait().await;
         elapsed.push(start.elapsed());
+        drains.push(if side == Side::Hearth {
+            busy_after(server).await?
+        } else {
+            Duration::ZERO
+        });
     }
     let mut out = Throughput::default();
     let mut done = vec![0_u64; slices];
@@ -372,9 +415,34 @@ pub async fn closed_loop(
             Side::Hearth => {
                 out.hearth_requests += done[i];
                 out.hearth_elapsed += elapsed[i];
+                out.hearth_drain += drains[i];
             }
         }
     }
     out.hearth_sent += out.errors.hearth;
     Ok(out)
+}
+
+/// Waits until Hearth's CPU time stops moving (unchanged for 150 ms; at
+/// most 60 s) and returns how long it kept moving: the work Hearth still
+/// had to do when its last answer went out. Ticks are 10 ms, so this is
+/// good to a few tens of milliseconds.
+async fn busy_after(server: &crate::hearth::Hearth) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(60);
+    let mut last = server.cpu_ticks()?;
+    let mut last_change = start;
+    let mut quiet = 0;
+    while quiet < 3 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = server.cpu_ticks()?;
+        if now == last {
+            quiet += 1;
+        } else {
+            quiet = 0;
+            last = now;
+            last_change = Instant::now();
+        }
+    }
+    Ok(last_change - start)
 }

@@ -3,9 +3,11 @@
 //!
 //! The hot path only enqueues (waiting for room if the queue is full, so a
 //! stalled database slows callers instead of losing records). The writer
-//! takes everything queued, appends it to the hash-chained log in one
-//! transaction, and records the keys' last-use times in the same round.
-//! On shutdown it drains the queue before it returns.
+//! takes what is queued, lingering a few milliseconds for more so that a
+//! steady trickle still commits in groups, and writes the audit records
+//! (hash-chained), their token usage and their keys' last-use times in one
+//! transaction. A flush request cuts the linger short. On shutdown it
+//! drains the queue before it returns.
 
 use hearth_store::Store;
 use hearth_types::AuditEntry;
@@ -22,6 +24,10 @@ pub struct AuditOptions {
     pub capacity: usize,
     /// Most records committed in one transaction.
     pub max_batch: usize,
+    /// How long the writer waits for more records after the first one of a
+    /// batch. A commit costs far more than a record, so this is what keeps
+    /// the writer's cost per call low under a steady load.
+    pub linger: Duration,
 }
 
 impl Default for AuditOptions {
@@ -29,9 +35,15 @@ impl Default for AuditOptions {
         AuditOptions {
             capacity: 16_384,
             max_batch: 1_024,
+            linger: Duration::from_millis(5),
         }
     }
 }
+
+/// A key's last-use time is written at most this often (it is shown with
+/// minute precision's worth of accuracy; rewriting it on every call would
+/// cost an UPDATE per batch for nothing).
+const LAST_USE_GRANULARITY_MS: i64 = 60_000;
 
 /// What one finished API call leaves behind.
 #[derive(Debug, Clone)]
@@ -120,6 +132,8 @@ pub fn spawn_writer(
         store,
         rx,
         max_batch: options.max_batch.max(1),
+        linger: options.linger,
+        last_use_written: HashMap::new(),
     };
     let handle = tokio::spawn(writer.run(shutdown));
     (AuditSink { tx, capacity }, handle)
@@ -129,6 +143,9 @@ struct Writer {
     store: Store,
     rx: mpsc::Receiver<Message>,
     max_batch: usize,
+    linger: Duration,
+    /// The last-use time last written per key.
+    last_use_written: HashMap<String, i64>,
 }
 
 impl Writer {
@@ -141,12 +158,21 @@ impl Writer {
                 () = shutdown.cancelled() => None,
             };
             let Some(first) = first else { break };
+            let mut flushing = matches!(first, Message::Flush(_));
             batch.push(first);
+            let deadline = tokio::time::Instant::now() + self.linger;
             while batch.len() < self.max_batch {
-                match self.rx.try_recv() {
-                    Ok(msg) => batch.push(msg),
-                    Err(_) => break,
-                }
+                let next = match self.rx.try_recv() {
+                    Ok(msg) => Some(msg),
+                    Err(_) if flushing || shutdown.is_cancelled() => None,
+                    Err(_) => tokio::time::timeout_at(deadline, self.rx.recv())
+                        .await
+                        .ok()
+                        .flatten(),
+                };
+                let Some(msg) = next else { break };
+                flushing |= matches!(msg, Message::Flush(_));
+                batch.push(msg);
             }
             self.commit(&mut batch, &shutdown).await;
         }
@@ -163,7 +189,7 @@ impl Writer {
 
     /// Commits a batch, retrying while the database is unavailable. Flush
     /// requests are answered only after the records before them are in.
-    async fn commit(&self, batch: &mut Vec<Message>, shutdown: &CancellationToken) {
+    async fn commit(&mut self, batch: &mut Vec<Message>, shutdown: &CancellationToken) {
         if batch.is_empty() {
             return;
         }
@@ -186,24 +212,22 @@ impl Writer {
             }
         }
         metrics::histogram!("hearth_audit_batch_size").record(entries.len() as f64);
-        if !entries.is_empty() {
+        let uses: Vec<(String, i64)> = last_use
+            .into_iter()
+            .filter(|(key, at)| {
+                self.last_use_written
+                    .get(key)
+                    .is_none_or(|written| at - written >= LAST_USE_GRANULARITY_MS)
+            })
+            .collect();
+        if !entries.is_empty() || !uses.is_empty() {
             let count = entries.len();
-            self.write_with_retry("audit records", count, shutdown, || async {
-                self.store.append_audit(entries.clone()).await.map(drop)
+            self.write_with_retry("audit records", count, shutdown, || {
+                self.store.commit_calls(entries.clone(), &usage, &uses)
             })
             .await;
-        }
-        if !usage.is_empty() {
-            self.write_with_retry("usage records", usage.len(), shutdown, || {
-                self.store.record_usage(&usage)
-            })
-            .await;
-        }
-        if !last_use.is_empty() {
-            let uses: Vec<(String, i64)> = last_use.into_iter().collect();
-            if let Err(error) = self.store.touch_api_keys(&uses).await {
-                // Last-use times are advisory; the next batch will set them.
-                tracing::warn!(%error, "could not record API key last-use times");
+            for (key, at) in uses {
+                self.last_use_written.insert(key, at);
             }
         }
         for done in flushes {

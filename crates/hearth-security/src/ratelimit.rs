@@ -162,7 +162,8 @@ impl LocalLimiter {
     fn charge(&self, check: &Check, cost: u64, now: u64) -> Charge {
         let per_minute = check.quota.per_minute.max(1);
         // Nanoseconds each unit occupies, and the burst the quota tolerates.
-        let interval = 60_000_000_000 / per_minute;
+        // At least 1 ns: a quota above 60e9 per minute must not divide by zero.
+        let interval = (60_000_000_000 / per_minute).max(1);
         let burst = interval.saturating_mul(per_minute);
         let mut shard = self
             .shard(&check.subject)
@@ -172,7 +173,7 @@ impl LocalLimiter {
         let new_tat = tat.saturating_add(interval.saturating_mul(cost));
         let allow_at = new_tat.saturating_sub(burst);
         if allow_at > now {
-            let remaining_now = (now + burst).saturating_sub(tat) / interval;
+            let remaining_now = now.saturating_add(burst).saturating_sub(tat) / interval;
             return Charge::Refused(Decision {
                 allowed: false,
                 limit: per_minute,
@@ -190,7 +191,7 @@ impl LocalLimiter {
             decision: Decision {
                 allowed: true,
                 limit: per_minute,
-                remaining: (now + burst - new_tat) / interval,
+                remaining: now.saturating_add(burst).saturating_sub(new_tat) / interval,
                 reset: Duration::from_nanos(new_tat - now),
                 retry_after: Duration::ZERO,
             },
@@ -203,7 +204,7 @@ impl LocalLimiter {
         if charged == actual {
             return;
         }
-        let interval = 60_000_000_000 / check.quota.per_minute.max(1);
+        let interval = (60_000_000_000 / check.quota.per_minute.max(1)).max(1);
         let mut shard = self
             .shard(&check.subject)
             .lock()
@@ -326,6 +327,22 @@ mod tests {
         // Refunding the overrun makes room again.
         l.settle(&tokens, 1_100, 100);
         assert!(l.acquire_now(std::slice::from_ref(&tokens), 1).allowed);
+    }
+
+    #[test]
+    fn enormous_quotas_do_not_divide_by_zero() {
+        let l = LocalLimiter::default();
+        let huge = Check {
+            subject: Subject::OrgTokens("o".into()),
+            quota: Quota {
+                per_minute: u64::MAX,
+            },
+        };
+        assert!(
+            l.acquire_at(std::slice::from_ref(&huge), 1_000, SEC)
+                .allowed
+        );
+        l.settle(&huge, 1_000, 10);
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub struct Config {
     pub auth_cache_ttl: Duration,
     pub audit_capacity: usize,
     pub audit_max_batch: usize,
+    /// How long the audit writer waits for more records before a commit.
+    pub audit_linger: Duration,
     pub log_format: LogFormat,
     /// Providers, models and retry policy of the LLM gateway.
     pub gateway: GatewayConfig,
@@ -136,6 +138,7 @@ struct RawAuth {
 struct RawAudit {
     buffer_capacity: Option<usize>,
     max_batch: Option<usize>,
+    linger_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -225,6 +228,7 @@ impl Config {
                 auth_cache_ttl: Duration::from_secs(10),
                 audit_capacity: 16_384,
                 audit_max_batch: 1_024,
+                audit_linger: Duration::from_millis(5),
                 log_format: LogFormat::Text,
                 gateway: GatewayConfig::default(),
                 responses: default_responses(),
@@ -335,6 +339,7 @@ impl RawConfig {
                 1_024,
             )?)
             .unwrap_or(1_024),
+            audit_linger: Duration::from_millis(self.audit.linger_ms.unwrap_or(5).min(1_000)),
             log_format: self.log.format.unwrap_or(LogFormat::Text),
             gateway,
             responses,

@@ -91,6 +91,7 @@ pub async fn start(config: Config, admin_key: Option<String>) -> anyhow::Result<
         &AuditOptions {
             capacity: config.audit_capacity,
             max_batch: config.audit_max_batch,
+            linger: config.audit_linger,
         },
         writer_stop.clone(),
     );

@@ -64,6 +64,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<ApiKey>> {
         let mut q = SqlBuilder::new(
+            self.backend,
             "SELECT id, org_id, user_id, name, prefix, key_hash, created_at, expires_at, \
              revoked_at, last_used_at, requests_per_minute FROM api_keys WHERE org_id = ",
         );
@@ -91,11 +92,19 @@ impl Store {
         if uses.is_empty() {
             return Ok(());
         }
+        let mut tx = self.begin().await?;
+        tx.touch_api_keys(uses).await?;
+        tx.commit().await
+    }
+}
+
+impl Tx {
+    /// [`Store::touch_api_keys`] inside this transaction.
+    pub async fn touch_api_keys(&mut self, uses: &[(String, i64)]) -> Result<()> {
         // Updating in id order means two concurrent batches on PostgreSQL
         // lock their rows in the same order and cannot deadlock.
         let mut sorted: Vec<&(String, i64)> = uses.iter().collect();
         sorted.sort();
-        let mut tx = self.begin().await?;
         for (id, at) in sorted {
             sqlx::query(
                 "UPDATE api_keys SET last_used_at = $1 \
@@ -103,14 +112,12 @@ impl Store {
             )
             .bind(*at)
             .bind(id)
-            .execute(&mut *tx.tx)
+            .execute(&mut *self.tx)
             .await?;
         }
-        tx.commit().await
+        Ok(())
     }
-}
 
-impl Tx {
     pub async fn insert_api_key(&mut self, key: &ApiKey) -> Result<()> {
         sqlx::query(
             "INSERT INTO api_keys (id, org_id, user_id, name, prefix, key_hash, created_at, \

@@ -5,6 +5,7 @@ use crate::audit::{ChainReport, ChainVerifier, link};
 use crate::error::Result;
 use crate::sql::SqlBuilder;
 use crate::{Backend, Store, Tx};
+use hearth_types::usage::UsageRecord;
 use hearth_types::{AuditEntry, AuditFilter};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -62,9 +63,26 @@ impl Store {
         Ok(entries)
     }
 
+    /// Everything a batch of finished calls leaves behind, in one
+    /// transaction: their audit records (chained), their token usage, and
+    /// their keys' last-use times.
+    pub async fn commit_calls(
+        &self,
+        entries: Vec<AuditEntry>,
+        usage: &[UsageRecord],
+        key_uses: &[(String, i64)],
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        tx.append_audit(entries).await?;
+        tx.record_usage(usage).await?;
+        tx.touch_api_keys(key_uses).await?;
+        tx.commit().await
+    }
+
     /// Records matching every set field of `filter`, newest first.
     pub async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
         let mut q = SqlBuilder::new(
+            self.backend,
             "SELECT seq, id, created_at, request_id, org_id, user_id, key_prefix, method, path, \
              status, latency_us, client_addr, user_agent, action, resource_id, model, \
              input_tokens, output_tokens, prev_hash, hash FROM audit_log",
@@ -217,6 +235,7 @@ impl Tx {
 
         for chunk in entries.chunks(ROWS_PER_INSERT) {
             let mut q = SqlBuilder::new(
+                self.backend,
                 "INSERT INTO audit_log (seq, id, created_at, request_id, org_id, user_id, \
                  key_prefix, method, path, status, latency_us, client_addr, user_agent, action, \
                  resource_id, model, input_tokens, output_tokens, prev_hash, hash) VALUES ",

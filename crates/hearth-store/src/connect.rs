@@ -123,6 +123,9 @@ async fn open_sqlite(url: &str, max: u32) -> Result<Pools> {
 fn sqlite_pool_options(max: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max)
+        // A local file does not drop connections; pinging one before every
+        // use would cost a round trip to its worker thread per transaction.
+        .test_before_acquire(false)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 for pragma in SQLITE_PRAGMAS {

@@ -214,7 +214,10 @@ impl Store {
         response_id: Option<&str>,
         item_id: &str,
     ) -> Result<Option<i64>> {
-        let mut q = SqlBuilder::new("SELECT seq FROM conversation_items WHERE org_id = ");
+        let mut q = SqlBuilder::new(
+            self.backend,
+            "SELECT seq FROM conversation_items WHERE org_id = ",
+        );
         q.push_bind(org_id).push(" AND id = ").push_bind(item_id);
         if let Some(conversation_id) = conversation_id {
             q.push(" AND conversation_id = ").push_bind(conversation_id);
@@ -237,7 +240,7 @@ impl Store {
         limit: i64,
         order: Order,
     ) -> Result<Vec<StoredItem>> {
-        let mut q = SqlBuilder::new(select_items!("WHERE org_id = "));
+        let mut q = SqlBuilder::new(self.backend, select_items!("WHERE org_id = "));
         q.push_bind(org_id);
         match listing {
             Listing::Conversation(id) => q.push(" AND conversation_id = ").push_bind(id),
@@ -320,6 +323,7 @@ impl Tx {
 
         for chunk in stored.chunks(ROWS_PER_INSERT) {
             let mut q = SqlBuilder::new(
+                self.backend,
                 "INSERT INTO conversation_items (id, org_id, conversation_id, response_id, kind, \
                  seq, created_at, body) VALUES ",
             );
@@ -384,6 +388,7 @@ impl Tx {
     /// The highest seq in `group`, 0 if it has no item yet.
     async fn last_seq(&mut self, org_id: &str, group: SeqGroup<'_>) -> Result<i64> {
         let mut q = SqlBuilder::new(
+            self.backend,
             "SELECT COALESCE(MAX(seq), 0) AS seq FROM conversation_items WHERE org_id = ",
         );
         q.push_bind(org_id);

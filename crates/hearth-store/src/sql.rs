@@ -3,11 +3,15 @@
 //!
 //! Why not `sqlx::QueryBuilder`: with the Any driver in sqlx 0.8 its
 //! `push_bind` always writes `?` placeholders (the backend is unknown when
-//! the text is built), which PostgreSQL rejects (sqlx issue #3000). Both of
-//! our backends accept `$N`, so this builder numbers placeholders itself.
+//! the text is built), which PostgreSQL rejects (sqlx issue #3000). This
+//! builder knows the backend: PostgreSQL gets `$N`, SQLite plain `?`.
+//! SQLite treats `$N` as a *named* parameter, and sqlx then looks each name
+//! up with a linear scan, so a 10,000-parameter batch INSERT costs O(P²);
+//! anonymous `?` parameters bind by position.
 //! It only accepts `&'static str` fragments, so no value can ever be spliced
 //! into the SQL text: every value goes through a bind.
 
+use crate::Backend;
 use crate::error::StoreError;
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::{Any, Arguments, Encode, Row, Type};
@@ -15,6 +19,7 @@ use std::fmt::Write as _;
 
 /// SQL text plus its bound arguments, with `$N` placeholders.
 pub(crate) struct SqlBuilder<'a> {
+    backend: Backend,
     text: String,
     args: AnyArguments<'a>,
     binds: usize,
@@ -24,8 +29,9 @@ pub(crate) struct SqlBuilder<'a> {
 }
 
 impl<'a> SqlBuilder<'a> {
-    pub(crate) fn new(init: &'static str) -> Self {
+    pub(crate) fn new(backend: Backend, init: &'static str) -> Self {
         SqlBuilder {
+            backend,
             text: String::from(init),
             args: AnyArguments::default(),
             binds: 0,
@@ -45,8 +51,13 @@ impl<'a> SqlBuilder<'a> {
         T: 'a + Encode<'a, Any> + Type<Any>,
     {
         self.binds += 1;
-        // Writing to a String cannot fail.
-        let _ = write!(self.text, "${}", self.binds);
+        match self.backend {
+            Backend::Sqlite => self.text.push('?'),
+            // Writing to a String cannot fail.
+            Backend::Postgres => {
+                let _ = write!(self.text, "${}", self.binds);
+            }
+        }
         if let Err(e) = self.args.add(value) {
             self.error.get_or_insert(e);
         }
@@ -92,10 +103,14 @@ mod tests {
 
     #[test]
     fn placeholders_are_numbered_in_order() {
-        let mut b = SqlBuilder::new("SELECT 1 WHERE a = ");
+        let mut b = SqlBuilder::new(Backend::Postgres, "SELECT 1 WHERE a = ");
         b.push_bind("x").push(" AND b = ").push_bind(7_i64);
         assert_eq!(b.binds(), 2);
         let (text, _) = b.finish().unwrap();
         assert_eq!(text, "SELECT 1 WHERE a = $1 AND b = $2");
+        let mut b = SqlBuilder::new(Backend::Sqlite, "SELECT 1 WHERE a = ");
+        b.push_bind("x").push(" AND b = ").push_bind(7_i64);
+        let (text, _) = b.finish().unwrap();
+        assert_eq!(text, "SELECT 1 WHERE a = ? AND b = ?");
     }
 }

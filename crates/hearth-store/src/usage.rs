@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::sql::SqlBuilder;
-use crate::{Backend, Store};
+use crate::{Backend, Store, Tx};
 use hearth_types::usage::{UsageGroup, UsageQuery, UsageRecord, UsageTotal};
 use sqlx::Row;
 
@@ -16,39 +16,14 @@ impl Store {
         if records.is_empty() {
             return Ok(());
         }
-        let mut tx = self.write.begin().await?;
-        for chunk in records.chunks(ROWS_PER_INSERT) {
-            let mut q = SqlBuilder::new(
-                "INSERT INTO usage_records (id, created_at, request_id, org_id, user_id, key_id, \
-                 model, input_tokens, output_tokens, estimated) VALUES ",
-            );
-            for (i, r) in chunk.iter().enumerate() {
-                q.push(if i == 0 { "(" } else { ", (" });
-                q.push_bind(r.id.clone()).push(", ");
-                q.push_bind(r.created_at).push(", ");
-                q.push_bind(r.request_id.clone()).push(", ");
-                q.push_bind(r.org_id.clone()).push(", ");
-                q.push_bind(r.user_id.clone()).push(", ");
-                q.push_bind(r.key_id.clone()).push(", ");
-                q.push_bind(r.model.clone()).push(", ");
-                q.push_bind(r.input_tokens).push(", ");
-                q.push_bind(r.output_tokens).push(", ");
-                match self.backend {
-                    Backend::Sqlite => q.push_bind(i64::from(r.estimated)),
-                    Backend::Postgres => q.push_bind(r.estimated),
-                };
-                q.push(")");
-            }
-            let (text, args) = q.finish()?;
-            sqlx::query_with(&text, args).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let mut tx = self.begin().await?;
+        tx.record_usage(records).await?;
+        tx.commit().await
     }
 
     /// Sums usage by the query's grouping, largest total first.
     pub async fn usage_totals(&self, query: &UsageQuery) -> Result<Vec<UsageTotal>> {
-        let mut q = SqlBuilder::new("SELECT ");
+        let mut q = SqlBuilder::new(self.backend, "SELECT ");
         q.push(match query.group_by {
             UsageGroup::Model => "model",
             UsageGroup::User => "user_id",
@@ -100,5 +75,38 @@ impl Store {
                 .then(a.group.cmp(&b.group))
         });
         Ok(totals)
+    }
+}
+
+impl Tx {
+    /// [`Store::record_usage`] inside this transaction.
+    pub async fn record_usage(&mut self, records: &[UsageRecord]) -> Result<()> {
+        for chunk in records.chunks(ROWS_PER_INSERT) {
+            let mut q = SqlBuilder::new(
+                self.backend,
+                "INSERT INTO usage_records (id, created_at, request_id, org_id, user_id, key_id, \
+                 model, input_tokens, output_tokens, estimated) VALUES ",
+            );
+            for (i, r) in chunk.iter().enumerate() {
+                q.push(if i == 0 { "(" } else { ", (" });
+                q.push_bind(r.id.clone()).push(", ");
+                q.push_bind(r.created_at).push(", ");
+                q.push_bind(r.request_id.clone()).push(", ");
+                q.push_bind(r.org_id.clone()).push(", ");
+                q.push_bind(r.user_id.clone()).push(", ");
+                q.push_bind(r.key_id.clone()).push(", ");
+                q.push_bind(r.model.clone()).push(", ");
+                q.push_bind(r.input_tokens).push(", ");
+                q.push_bind(r.output_tokens).push(", ");
+                match self.backend {
+                    Backend::Sqlite => q.push_bind(i64::from(r.estimated)),
+                    Backend::Postgres => q.push_bind(r.estimated),
+                };
+                q.push(")");
+            }
+            let (text, args) = q.finish()?;
+            sqlx::query_with(&text, args).execute(&mut *self.tx).await?;
+        }
+        Ok(())
     }
 }

@@ -66,6 +66,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<User>> {
         let mut q = SqlBuilder::new(
+            self.backend,
             "SELECT id, org_id, email, role, disabled, created_at, updated_at \
              FROM users WHERE org_id = ",
         );

@@ -158,20 +158,20 @@ impl Writer {
                 () = shutdown.cancelled() => None,
             };
             let Some(first) = first else { break };
-            let mut flushing = matches!(first, Message::Flush(_));
+            let flushing = matches!(first, Message::Flush(_));
             batch.push(first);
-            let deadline = tokio::time::Instant::now() + self.linger;
+            // Sleep through the linger rather than waking for each record:
+            // senders then only enqueue, and the group is drained at once.
+            // A flush request skips it; one that arrives during it waits at
+            // most the linger.
+            if !flushing && !shutdown.is_cancelled() && !self.linger.is_zero() {
+                tokio::select! {
+                    () = tokio::time::sleep(self.linger) => {}
+                    () = shutdown.cancelled() => {}
+                }
+            }
             while batch.len() < self.max_batch {
-                let next = match self.rx.try_recv() {
-                    Ok(msg) => Some(msg),
-                    Err(_) if flushing || shutdown.is_cancelled() => None,
-                    Err(_) => tokio::time::timeout_at(deadline, self.rx.recv())
-                        .await
-                        .ok()
-                        .flatten(),
-                };
-                let Some(msg) = next else { break };
-                flushing |= matches!(msg, Message::Flush(_));
+                let Ok(msg) = self.rx.try_recv() else { break };
                 batch.push(msg);
             }
             self.commit(&mut batch, &shutdown).await;

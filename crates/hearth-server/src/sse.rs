@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use bytes::{BufMut, Bytes, BytesMut};
-use futures_util::StreamExt as _;
+use futures_util::{FutureExt as _, StreamExt as _};
 use hearth_providers::{EventStream, ProviderError, StreamEvent};
 use serde_json::json;
 
@@ -52,36 +52,65 @@ struct Relay {
     meter: Meter,
 }
 
+/// Most bytes gathered into one write when several events are ready.
+const COALESCE_LIMIT: usize = 64 * 1024;
+
 impl Relay {
-    /// The next bytes to write, or `None` when the stream is over.
+    /// The next bytes to write, or `None` when the stream is over. Events
+    /// that are already waiting go out in the same write: a burst from the
+    /// upstream costs one syscall, not one per event, and nothing waits.
     async fn next_frame(&mut self) -> Option<Bytes> {
-        let events = self.events.as_mut()?;
+        let mut out = BytesMut::new();
         loop {
-            match events.next().await {
-                Some(Ok(StreamEvent::Data(data))) => {
-                    self.meter.count_chunk();
-                    return Some(data_frame(&data));
-                }
-                Some(Ok(StreamEvent::Usage(usage))) => self.meter.report(usage),
-                Some(Err(error)) => {
-                    self.events = None;
-                    return Some(error_frames(&error));
-                }
-                None => {
-                    self.events = None;
-                    return Some(Bytes::from_static(DONE));
-                }
+            let event = self.events.as_mut()?.next().await;
+            if !self.take(event, &mut out) || !out.is_empty() {
+                break;
+            }
+        }
+        while out.len() < COALESCE_LIMIT {
+            let Some(events) = self.events.as_mut() else {
+                break;
+            };
+            let Some(event) = events.next().now_or_never() else {
+                break;
+            };
+            if !self.take(event, &mut out) {
+                break;
+            }
+        }
+        Some(out.freeze())
+    }
+
+    /// Adds one event's bytes to `out`; false once the stream is over.
+    fn take(
+        &mut self,
+        event: Option<Result<StreamEvent, ProviderError>>,
+        out: &mut BytesMut,
+    ) -> bool {
+        match event {
+            Some(Ok(StreamEvent::Data(data))) => {
+                self.meter.count_chunk();
+                out.put_slice(b"data: ");
+                out.put_slice(&data);
+                out.put_slice(b"\n\n");
+                true
+            }
+            Some(Ok(StreamEvent::Usage(usage))) => {
+                self.meter.report(usage);
+                true
+            }
+            Some(Err(error)) => {
+                self.events = None;
+                out.put_slice(&error_frames(&error));
+                false
+            }
+            None => {
+                self.events = None;
+                out.put_slice(DONE);
+                false
             }
         }
     }
-}
-
-fn data_frame(data: &[u8]) -> Bytes {
-    let mut out = BytesMut::with_capacity(data.len() + 8);
-    out.put_slice(b"data: ");
-    out.put_slice(data);
-    out.put_slice(b"\n\n");
-    out.freeze()
 }
 
 /// `event: error` with the envelope, then `[DONE]`.

@@ -137,6 +137,9 @@ impl Engine {
 
         // This turn's input, with ids, references resolved and function
         // outputs matched to their calls.
+        // Calls still waiting for their output: the history's, then this
+        // turn's as its items are read.
+        let mut pending = items::unanswered_calls(&history);
         let mut input = Vec::with_capacity(req.input.len());
         for (i, item) in req.input.iter().enumerate() {
             let mut item = item.clone();
@@ -152,19 +155,22 @@ impl Engine {
                         })?;
                 item = found.body;
             }
-            if item.get("type").and_then(Value::as_str) == Some("function_call_output") {
-                let call_id = item.get("call_id").and_then(Value::as_str).unwrap_or("");
-                let mut seen = history.clone();
-                seen.extend(input.iter().cloned());
-                if !items::unanswered_calls(&seen).iter().any(|c| c == call_id) {
-                    return Err(EngineError::Rejected {
-                        param: format!("input[{i}].call_id").into(),
-                        message: format!(
-                            "no function call with call_id '{call_id}' is waiting for its output"
-                        ),
-                        code: "invalid_function_call_output",
-                    });
+            let call_id = item.get("call_id").and_then(Value::as_str).unwrap_or("");
+            match item.get("type").and_then(Value::as_str) {
+                Some("function_call") => pending.push(call_id.to_owned()),
+                Some("function_call_output") => {
+                    let Some(at) = pending.iter().position(|c| c == call_id) else {
+                        return Err(EngineError::Rejected {
+                            param: format!("input[{i}].call_id").into(),
+                            message: format!(
+                                "no function call with call_id '{call_id}' is waiting for its output"
+                            ),
+                            code: "invalid_function_call_output",
+                        });
+                    };
+                    pending.remove(at);
                 }
+                _ => {}
             }
             let kind = match item.get("type").and_then(Value::as_str) {
                 Some("function_call") => IdKind::FunctionCall,
@@ -179,7 +185,7 @@ impl Engine {
         }
         let mut context = std::mem::take(&mut history);
         context.extend(input.iter().cloned());
-        if let Some(call_id) = items::unanswered_calls(&context).first() {
+        if let Some(call_id) = pending.first() {
             return Err(EngineError::Rejected {
                 param: "input".into(),
                 message: format!(

@@ -39,6 +39,29 @@ async fn serve(router: Router) -> SocketAddr {
     addr
 }
 
+/// Serves `path`, recording each request's headers and JSON body in the
+/// returned [`Seen`] before answering it with `answer()`.
+async fn recording<R: IntoResponse>(
+    path: &str,
+    answer: impl Fn() -> R + Clone + Send + Sync + 'static,
+) -> (SocketAddr, Seen) {
+    let seen = Seen::default();
+    let router = Router::new()
+        .route(
+            path,
+            post(
+                |State(seen): State<Seen>,
+                 headers: HeaderMap,
+                 axum::Json(body): axum::Json<Value>| async move {
+                    seen.lock().unwrap().push((headers, body));
+                    answer()
+                },
+            ),
+        )
+        .with_state(Arc::clone(&seen));
+    (serve(router).await, seen)
+}
+
 fn provider(kind: ProviderKind, addr: SocketAddr, timeout: Duration) -> Provider {
     let mut settings = ProviderSettings::new("test-upstream", kind);
     settings.base_url = match kind {
@@ -48,6 +71,15 @@ fn provider(kind: ProviderKind, addr: SocketAddr, timeout: Duration) -> Provider
     settings.api_key = Some(Secret::new(KEY.to_owned()));
     settings.timeout = timeout;
     Provider::new(settings, http_client(Duration::from_secs(2)).unwrap())
+}
+
+/// The error of a chat that must fail, through a `kind` provider at `addr`
+/// (5 s timeout).
+async fn chat_error(kind: ProviderKind, addr: SocketAddr) -> ProviderError {
+    provider(kind, addr, Duration::from_secs(5))
+        .chat(hello())
+        .await
+        .unwrap_err()
 }
 
 fn request(body: Value, include_usage: bool) -> ChatRequest {
@@ -102,6 +134,20 @@ fn stream_err(result: Result<EventStream, ProviderError>) -> ProviderError {
     }
 }
 
+/// The events of collected items, each of which must be `Ok`.
+fn unwrap_events(items: Vec<(Duration, Result<StreamEvent, ProviderError>)>) -> Vec<StreamEvent> {
+    items.into_iter().map(|(_, item)| item.unwrap()).collect()
+}
+
+/// The JSON of the data events, usage events left out.
+fn data_chunks(events: &[StreamEvent]) -> Vec<Value> {
+    events
+        .iter()
+        .filter(|e| matches!(e, StreamEvent::Data(_)))
+        .map(data_of)
+        .collect()
+}
+
 /// Collects a stream, noting when each item arrived.
 async fn collect(
     mut events: EventStream,
@@ -117,26 +163,21 @@ async fn collect(
 const OPENAI_FIRST: &str = "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"upstream-model\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\r\n\r\n: keep-alive\n\ndata: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"upstream-model\",\"choi";
 const OPENAI_REST: &str = "ces\":[{\"index\":0,\"delta\":{\"content\":\"Hello\"},\"finish_reason\":null}]}\n\ndata: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"upstream-model\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"upstream-model\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":1,\"total_tokens\":6}}\n\ndata: [DONE]\n\n";
 
+/// The OpenAI stream above: [`OPENAI_FIRST`] at once, [`OPENAI_REST`]
+/// after `rest_after`.
+fn openai_sse(rest_after: Duration) -> Response {
+    sse(vec![
+        (Duration::ZERO, OPENAI_FIRST),
+        (rest_after, OPENAI_REST),
+    ])
+}
+
 #[tokio::test]
 async fn openai_stream_relays_the_first_chunk_before_upstream_finishes() {
-    let seen = Seen::default();
-    let router = Router::new()
-        .route(
-            "/v1/chat/completions",
-            post(
-                |State(seen): State<Seen>,
-                 headers: HeaderMap,
-                 axum::Json(body): axum::Json<Value>| async move {
-                    seen.lock().unwrap().push((headers, body));
-                    sse(vec![
-                        (Duration::ZERO, OPENAI_FIRST),
-                        (Duration::from_millis(500), OPENAI_REST),
-                    ])
-                },
-            ),
-        )
-        .with_state(Arc::clone(&seen));
-    let addr = serve(router).await;
+    let (addr, seen) = recording("/v1/chat/completions", || {
+        openai_sse(Duration::from_millis(500))
+    })
+    .await;
     let provider = provider(ProviderKind::OpenAi, addr, Duration::from_secs(10));
 
     let start = Instant::now();
@@ -160,7 +201,7 @@ async fn openai_stream_relays_the_first_chunk_before_upstream_finishes() {
 
     // The content chunk that was split across network writes arrives whole;
     // the usage chunk the client did not ask for is withheld but reported.
-    let events: Vec<StreamEvent> = items.into_iter().map(|(_, item)| item.unwrap()).collect();
+    let events = unwrap_events(items);
     assert_eq!(events.len(), 4, "{events:?}");
     assert_eq!(
         data_of(&events[1])["choices"][0]["delta"]["content"],
@@ -188,21 +229,14 @@ async fn openai_stream_relays_the_first_chunk_before_upstream_finishes() {
 
 #[tokio::test]
 async fn openai_passes_unknown_fields_through_and_reads_usage() {
-    let seen = Seen::default();
-    let router = Router::new()
-        .route(
-            "/v1/chat/completions",
-            post(|State(seen): State<Seen>, headers: HeaderMap, axum::Json(body): axum::Json<Value>| async move {
-                seen.lock().unwrap().push((headers, body));
-                axum::Json(json!({
-                    "id": "chatcmpl-7", "object": "chat.completion", "created": 1, "model": "upstream-model",
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}, "finish_reason": "stop"}],
-                    "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
-                }))
-            }),
-        )
-        .with_state(Arc::clone(&seen));
-    let addr = serve(router).await;
+    let (addr, seen) = recording("/v1/chat/completions", || {
+        axum::Json(json!({
+            "id": "chatcmpl-7", "object": "chat.completion", "created": 1, "model": "upstream-model",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
+        }))
+    })
+    .await;
     let provider = provider(ProviderKind::OpenAi, addr, Duration::from_secs(10));
     let body = json!({
         "model": "client-model", "messages": [{"role": "user", "content": "Hi"}],
@@ -229,24 +263,13 @@ const ANTHROPIC_REST: &str = "event: ping\ndata: {\"type\":\"ping\"}\n\nevent: c
 
 #[tokio::test]
 async fn anthropic_stream_is_translated_and_relayed_as_it_arrives() {
-    let seen = Seen::default();
-    let router = Router::new()
-        .route(
-            "/v1/messages",
-            post(
-                |State(seen): State<Seen>,
-                 headers: HeaderMap,
-                 axum::Json(body): axum::Json<Value>| async move {
-                    seen.lock().unwrap().push((headers, body));
-                    sse(vec![
-                        (Duration::ZERO, ANTHROPIC_FIRST),
-                        (Duration::from_millis(500), ANTHROPIC_REST),
-                    ])
-                },
-            ),
-        )
-        .with_state(Arc::clone(&seen));
-    let addr = serve(router).await;
+    let (addr, seen) = recording("/v1/messages", || {
+        sse(vec![
+            (Duration::ZERO, ANTHROPIC_FIRST),
+            (Duration::from_millis(500), ANTHROPIC_REST),
+        ])
+    })
+    .await;
     let provider = provider(ProviderKind::Anthropic, addr, Duration::from_secs(10));
 
     let start = Instant::now();
@@ -261,12 +284,8 @@ async fn anthropic_stream_is_translated_and_relayed_as_it_arrives() {
     );
     assert!(items.last().unwrap().0 >= Duration::from_millis(500));
 
-    let events: Vec<StreamEvent> = items.into_iter().map(|(_, item)| item.unwrap()).collect();
-    let chunks: Vec<Value> = events
-        .iter()
-        .filter(|e| matches!(e, StreamEvent::Data(_)))
-        .map(data_of)
-        .collect();
+    let events = unwrap_events(items);
+    let chunks = data_chunks(&events);
     let deltas: Vec<&Value> = chunks
         .iter()
         .filter_map(|c| c["choices"].get(0))
@@ -422,10 +441,7 @@ async fn connection_refused_is_a_connect_error() {
     let addr = listener.local_addr().unwrap();
     drop(listener);
     for kind in [ProviderKind::OpenAi, ProviderKind::Anthropic] {
-        let err = provider(kind, addr, Duration::from_secs(5))
-            .chat(hello())
-            .await
-            .unwrap_err();
+        let err = chat_error(kind, addr).await;
         assert!(matches!(err, ProviderError::Connect(_)), "{err:?}");
         assert!(err.is_retryable());
         let view = err.client_view();
@@ -459,10 +475,7 @@ async fn upstream_errors_keep_status_retry_after_and_hide_the_key() {
         );
     let addr = serve(router).await;
 
-    let err = provider(ProviderKind::OpenAi, addr, Duration::from_secs(5))
-        .chat(hello())
-        .await
-        .unwrap_err();
+    let err = chat_error(ProviderKind::OpenAi, addr).await;
     match &err {
         ProviderError::Upstream {
             status,
@@ -481,10 +494,7 @@ async fn upstream_errors_keep_status_retry_after_and_hide_the_key() {
     assert_eq!((view.status, view.kind), (429, "rate_limit_error"));
     assert_eq!(view.retry_after, Some(Duration::from_secs(7)));
 
-    let err = provider(ProviderKind::Anthropic, addr, Duration::from_secs(5))
-        .chat(hello())
-        .await
-        .unwrap_err();
+    let err = chat_error(ProviderKind::Anthropic, addr).await;
     assert!(
         matches!(err, ProviderError::Upstream { status: 401, .. }),
         "{err:?}"
@@ -512,10 +522,7 @@ async fn anthropic_overload_is_retryable_and_server_errors_are_redacted() {
         }),
     );
     let addr = serve(router).await;
-    let err = provider(ProviderKind::Anthropic, addr, Duration::from_secs(5))
-        .chat(hello())
-        .await
-        .unwrap_err();
+    let err = chat_error(ProviderKind::Anthropic, addr).await;
     match &err {
         ProviderError::Upstream {
             status,
@@ -583,21 +590,14 @@ async fn dropping_the_stream_closes_the_upstream_connection() {
 
 #[tokio::test]
 async fn anthropic_completion_and_legacy_completion_round_trip() {
-    let seen = Seen::default();
-    let router = Router::new()
-        .route(
-            "/v1/messages",
-            post(|State(seen): State<Seen>, headers: HeaderMap, axum::Json(body): axum::Json<Value>| async move {
-                seen.lock().unwrap().push((headers, body));
-                axum::Json(json!({
-                    "id": "msg_5", "type": "message", "role": "assistant", "model": "upstream-model",
-                    "content": [{"type": "text", "text": "4"}], "stop_reason": "end_turn",
-                    "usage": {"input_tokens": 8, "output_tokens": 1}
-                }))
-            }),
-        )
-        .with_state(Arc::clone(&seen));
-    let addr = serve(router).await;
+    let (addr, seen) = recording("/v1/messages", || {
+        axum::Json(json!({
+            "id": "msg_5", "type": "message", "role": "assistant", "model": "upstream-model",
+            "content": [{"type": "text", "text": "4"}], "stop_reason": "end_turn",
+            "usage": {"input_tokens": 8, "output_tokens": 1}
+        }))
+    })
+    .await;
     let provider = provider(ProviderKind::Anthropic, addr, Duration::from_secs(5));
 
     let chat = provider.chat(hello()).await.unwrap();
@@ -642,24 +642,7 @@ async fn anthropic_completion_and_legacy_completion_round_trip() {
 
 #[tokio::test]
 async fn openai_legacy_completions_translated_to_chat_when_the_server_has_none() {
-    let seen = Seen::default();
-    let router = Router::new()
-        .route(
-            "/v1/chat/completions",
-            post(
-                |State(seen): State<Seen>,
-                 headers: HeaderMap,
-                 axum::Json(body): axum::Json<Value>| async move {
-                    seen.lock().unwrap().push((headers, body));
-                    sse(vec![
-                        (Duration::ZERO, OPENAI_FIRST),
-                        (Duration::ZERO, OPENAI_REST),
-                    ])
-                },
-            ),
-        )
-        .with_state(Arc::clone(&seen));
-    let addr = serve(router).await;
+    let (addr, seen) = recording("/v1/chat/completions", || openai_sse(Duration::ZERO)).await;
     let mut settings = ProviderSettings::new("local", ProviderKind::OpenAi);
     settings.base_url = format!("http://{addr}/v1/");
     settings.legacy_completions = false;
@@ -673,16 +656,8 @@ async fn openai_legacy_completions_translated_to_chat_when_the_server_has_none()
         ))
         .await
         .unwrap();
-    let events: Vec<StreamEvent> = collect(events, Instant::now())
-        .await
-        .into_iter()
-        .map(|(_, item)| item.unwrap())
-        .collect();
-    let texts: Vec<Value> = events
-        .iter()
-        .filter(|e| matches!(e, StreamEvent::Data(_)))
-        .map(data_of)
-        .collect();
+    let events = unwrap_events(collect(events, Instant::now()).await);
+    let texts = data_chunks(&events);
     assert_eq!(texts[0]["object"], "text_completion");
     assert_eq!(texts[0]["choices"][0]["text"], "Hello");
     assert_eq!(texts[1]["choices"][0]["finish_reason"], "stop");
@@ -708,10 +683,7 @@ async fn a_finished_stream_returns_its_connection_to_the_pool() {
                 |State(peers): State<Arc<Mutex<Vec<SocketAddr>>>>,
                  ConnectInfo(peer): ConnectInfo<SocketAddr>| async move {
                     peers.lock().unwrap().push(peer);
-                    sse(vec![
-                        (Duration::ZERO, OPENAI_FIRST),
-                        (Duration::ZERO, OPENAI_REST),
-                    ])
+                    openai_sse(Duration::ZERO)
                 },
             ),
         )

@@ -2,15 +2,17 @@
 //!
 //! Each case is an `async fn(Store, TestDatabase)`; `suite!` generates
 //! `sqlite::<case>` and `postgres::<case>` tests for it. Cases live in
-//! `schema` (below), `identity.rs`, `audit.rs`, `usage.rs` and
-//! `responses.rs`. The PostgreSQL tests return early (after one note on
-//! stderr) when no server is reachable, unless `HEARTH_REQUIRE_POSTGRES=1`.
+//! `schema` (below), `identity.rs`, `audit.rs`, `usage.rs`, `responses.rs`
+//! and `stored_responses.rs`. The PostgreSQL tests return early (after one
+//! note on stderr) when no server is reachable, unless
+//! `HEARTH_REQUIRE_POSTGRES=1`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod audit;
 mod identity;
 mod responses;
+mod stored_responses;
 mod usage;
 
 use hearth_store::testing::TestDatabase;
@@ -79,10 +81,10 @@ suite!(
     responses::items_without_conversation_are_numbered_per_response,
     responses::conversation_items_paginate_both_ways,
     responses::item_lookups_respect_their_scope,
-    responses::responses_round_trip_and_update,
-    responses::response_items_list_inputs_then_outputs,
-    responses::deleting_a_conversation_removes_its_items_and_detaches_responses,
-    responses::deleting_a_response_keeps_the_conversations_items,
+    stored_responses::responses_round_trip_and_update,
+    stored_responses::response_items_list_inputs_then_outputs,
+    stored_responses::deleting_a_conversation_removes_its_items_and_detaches_responses,
+    stored_responses::deleting_a_response_keeps_the_conversations_items,
     responses::concurrent_appends_get_unique_contiguous_seq,
     responses::corrupt_items_are_reported,
 );

@@ -1,4 +1,5 @@
-//! Conversations, stored responses and their items (the Responses API).
+//! Conversations and their items (the Responses API), and the fixtures
+//! that `stored_responses.rs` shares.
 
 use crate::raw_pool;
 use hearth_store::testing::TestDatabase;
@@ -23,7 +24,7 @@ fn conversation(id: &str, org_id: &str) -> Conversation {
     }
 }
 
-fn item(id: &str, response_id: Option<&str>, kind: ItemKind) -> NewItem {
+pub(crate) fn item(id: &str, response_id: Option<&str>, kind: ItemKind) -> NewItem {
     NewItem {
         id: id.into(),
         response_id: response_id.map(Into::into),
@@ -38,7 +39,17 @@ fn item(id: &str, response_id: Option<&str>, kind: ItemKind) -> NewItem {
     }
 }
 
-fn response(id: &str, org_id: &str, conversation_id: Option<&str>) -> StoredResponse {
+/// An input item (a message from the user).
+pub(crate) fn input(id: &str, response_id: Option<&str>) -> NewItem {
+    item(id, response_id, ItemKind::Input)
+}
+
+/// An output item (a message from the model).
+pub(crate) fn output(id: &str, response_id: Option<&str>) -> NewItem {
+    item(id, response_id, ItemKind::Output)
+}
+
+pub(crate) fn response(id: &str, org_id: &str, conversation_id: Option<&str>) -> StoredResponse {
     StoredResponse {
         id: id.into(),
         org_id: org_id.into(),
@@ -50,15 +61,15 @@ fn response(id: &str, org_id: &str, conversation_id: Option<&str>) -> StoredResp
     }
 }
 
-fn ids(items: &[StoredItem]) -> Vec<&str> {
+pub(crate) fn ids(items: &[StoredItem]) -> Vec<&str> {
     items.iter().map(|i| i.id.as_str()).collect()
 }
 
-fn seqs(items: &[StoredItem]) -> Vec<i64> {
+pub(crate) fn seqs(items: &[StoredItem]) -> Vec<i64> {
     items.iter().map(|i| i.seq).collect()
 }
 
-async fn insert_conversations(store: &Store, conversations: &[Conversation]) {
+pub(crate) async fn insert_conversations(store: &Store, conversations: &[Conversation]) {
     let mut tx = store.begin().await.unwrap();
     for c in conversations {
         tx.insert_conversation(c).await.unwrap();
@@ -66,7 +77,29 @@ async fn insert_conversations(store: &Store, conversations: &[Conversation]) {
     tx.commit().await.unwrap();
 }
 
-async fn append(
+/// Inserts conversations `ids` of `org_id`.
+pub(crate) async fn conversations(store: &Store, org_id: &str, ids: &[&str]) {
+    let all: Vec<Conversation> = ids.iter().map(|id| conversation(id, org_id)).collect();
+    insert_conversations(store, &all).await;
+}
+
+/// Conversations `conv_1` and `conv_2` of `org_a`, and in `conv_1` the
+/// exchange of `resp_1`: input `msg_1`, output `msg_2` (seq 1 and 2).
+pub(crate) async fn two_conversations_one_exchange(store: &Store) -> Vec<StoredItem> {
+    conversations(store, "org_a", &["conv_1", "conv_2"]).await;
+    append(
+        store,
+        "org_a",
+        Some("conv_1"),
+        &[
+            input("msg_1", Some("resp_1")),
+            output("msg_2", Some("resp_1")),
+        ],
+    )
+    .await
+}
+
+pub(crate) async fn append(
     store: &Store,
     org_id: &str,
     conversation_id: Option<&str>,
@@ -81,12 +114,21 @@ async fn append(
     stored
 }
 
-async fn insert_responses(store: &Store, responses: &[StoredResponse]) {
+pub(crate) async fn insert_responses(store: &Store, responses: &[StoredResponse]) {
     let mut tx = store.begin().await.unwrap();
     for r in responses {
         tx.insert_response(r).await.unwrap();
     }
     tx.commit().await.unwrap();
+}
+
+/// Inserts [`response`]s of `org_id`, each `(id, conversation_id)`.
+pub(crate) async fn responses(store: &Store, org_id: &str, responses: &[(&str, Option<&str>)]) {
+    let all: Vec<StoredResponse> = responses
+        .iter()
+        .map(|&(id, conversation_id)| response(id, org_id, conversation_id))
+        .collect();
+    insert_responses(store, &all).await;
 }
 
 pub async fn conversations_round_trip_with_metadata(store: Store, _db: TestDatabase) {
@@ -142,27 +184,19 @@ pub async fn conversations_round_trip_with_metadata(store: Store, _db: TestDatab
 }
 
 pub async fn another_orgs_ids_are_invisible(store: Store, _db: TestDatabase) {
-    insert_conversations(&store, &[conversation("conv_b", "org_b")]).await;
+    conversations(&store, "org_b", &["conv_b"]).await;
     let stored = append(
         &store,
         "org_b",
         Some("conv_b"),
-        &[item("msg_b1", Some("resp_b"), ItemKind::Input)],
+        &[input("msg_b1", Some("resp_b"))],
     )
     .await;
-    append(
+    append(&store, "org_b", None, &[input("msg_b2", Some("resp_b2"))]).await;
+    responses(
         &store,
         "org_b",
-        None,
-        &[item("msg_b2", Some("resp_b2"), ItemKind::Input)],
-    )
-    .await;
-    insert_responses(
-        &store,
-        &[
-            response("resp_b", "org_b", Some("conv_b")),
-            response("resp_b2", "org_b", None),
-        ],
+        &[("resp_b", Some("conv_b")), ("resp_b2", None)],
     )
     .await;
 
@@ -238,7 +272,7 @@ pub async fn another_orgs_ids_are_invisible(store: Store, _db: TestDatabase) {
     assert!(!tx.delete_response(a, "resp_b2").await.unwrap());
     // Appending to another org's conversation is appending to none.
     let err = tx
-        .append_items(a, Some("conv_b"), &[item("msg_a1", None, ItemKind::Input)])
+        .append_items(a, Some("conv_b"), &[input("msg_a1", None)])
         .await
         .unwrap_err();
     assert!(
@@ -270,24 +304,7 @@ pub async fn another_orgs_ids_are_invisible(store: Store, _db: TestDatabase) {
 }
 
 pub async fn appended_items_are_numbered_contiguously(store: Store, _db: TestDatabase) {
-    insert_conversations(
-        &store,
-        &[
-            conversation("conv_1", "org_a"),
-            conversation("conv_2", "org_a"),
-        ],
-    )
-    .await;
-    let first = append(
-        &store,
-        "org_a",
-        Some("conv_1"),
-        &[
-            item("msg_1", Some("resp_1"), ItemKind::Input),
-            item("msg_2", Some("resp_1"), ItemKind::Output),
-        ],
-    )
-    .await;
+    let first = two_conversations_one_exchange(&store).await;
     assert_eq!(seqs(&first), [1, 2]);
     assert_eq!(first[0].org_id, "org_a");
     assert_eq!(first[0].conversation_id.as_deref(), Some("conv_1"));
@@ -295,13 +312,7 @@ pub async fn appended_items_are_numbered_contiguously(store: Store, _db: TestDat
     assert_eq!(first[1].kind, ItemKind::Output);
 
     // Another conversation counts on its own.
-    let other = append(
-        &store,
-        "org_a",
-        Some("conv_2"),
-        &[item("msg_x", None, ItemKind::Input)],
-    )
-    .await;
+    let other = append(&store, "org_a", Some("conv_2"), &[input("msg_x", None)]).await;
     assert_eq!(seqs(&other), [1]);
 
     // Items of several responses interleaved in one append, then an item
@@ -311,20 +322,14 @@ pub async fn appended_items_are_numbered_contiguously(store: Store, _db: TestDat
         "org_a",
         Some("conv_1"),
         &[
-            item("msg_3", Some("resp_2"), ItemKind::Input),
-            item("msg_4", Some("resp_3"), ItemKind::Input),
-            item("msg_5", Some("resp_2"), ItemKind::Output),
+            input("msg_3", Some("resp_2")),
+            input("msg_4", Some("resp_3")),
+            output("msg_5", Some("resp_2")),
         ],
     )
     .await;
     assert_eq!(seqs(&second), [3, 4, 5]);
-    let third = append(
-        &store,
-        "org_a",
-        Some("conv_1"),
-        &[item("msg_6", None, ItemKind::Input)],
-    )
-    .await;
+    let third = append(&store, "org_a", Some("conv_1"), &[input("msg_6", None)]).await;
     assert_eq!(seqs(&third), [6]);
     assert!(
         append(&store, "org_a", Some("conv_1"), &[])
@@ -351,9 +356,9 @@ pub async fn items_without_conversation_are_numbered_per_response(store: Store, 
         "org_a",
         None,
         &[
-            item("msg_1", Some("resp_1"), ItemKind::Input),
-            item("msg_2", Some("resp_2"), ItemKind::Input),
-            item("msg_3", Some("resp_1"), ItemKind::Output),
+            input("msg_1", Some("resp_1")),
+            input("msg_2", Some("resp_2")),
+            output("msg_3", Some("resp_1")),
         ],
     )
     .await;
@@ -364,8 +369,8 @@ pub async fn items_without_conversation_are_numbered_per_response(store: Store, 
         "org_a",
         None,
         &[
-            item("msg_4", Some("resp_2"), ItemKind::Output),
-            item("msg_5", Some("resp_1"), ItemKind::Output),
+            output("msg_4", Some("resp_2")),
+            output("msg_5", Some("resp_1")),
         ],
     )
     .await;
@@ -373,32 +378,20 @@ pub async fn items_without_conversation_are_numbered_per_response(store: Store, 
 
     // Items of the same response inside a conversation number with the
     // conversation, not with the conversation-less ones.
-    insert_conversations(&store, &[conversation("conv_1", "org_a")]).await;
+    conversations(&store, "org_a", &["conv_1"]).await;
     let in_conversation = append(
         &store,
         "org_a",
         Some("conv_1"),
-        &[item("msg_6", Some("resp_1"), ItemKind::Input)],
+        &[input("msg_6", Some("resp_1"))],
     )
     .await;
     assert_eq!(seqs(&in_conversation), [1]);
-    let next = append(
-        &store,
-        "org_a",
-        None,
-        &[item("msg_7", Some("resp_1"), ItemKind::Output)],
-    )
-    .await;
+    let next = append(&store, "org_a", None, &[output("msg_7", Some("resp_1"))]).await;
     assert_eq!(seqs(&next), [4]);
 
     // Another org's items of a response with the same id count apart.
-    let b = append(
-        &store,
-        "org_b",
-        None,
-        &[item("msg_b", Some("resp_1"), ItemKind::Input)],
-    )
-    .await;
+    let b = append(&store, "org_b", None, &[input("msg_b", Some("resp_1"))]).await;
     assert_eq!(seqs(&b), [1]);
 
     let resp_2 = store.response_items("org_a", "resp_2").await.unwrap();
@@ -406,25 +399,12 @@ pub async fn items_without_conversation_are_numbered_per_response(store: Store, 
 }
 
 pub async fn conversation_items_paginate_both_ways(store: Store, _db: TestDatabase) {
-    insert_conversations(
-        &store,
-        &[
-            conversation("conv_1", "org_a"),
-            conversation("conv_2", "org_a"),
-        ],
-    )
-    .await;
+    conversations(&store, "org_a", &["conv_1", "conv_2"]).await;
     let items: Vec<NewItem> = (1..=7)
-        .map(|i| item(&format!("msg_{i}"), Some("resp_1"), ItemKind::Input))
+        .map(|i| input(&format!("msg_{i}"), Some("resp_1")))
         .collect();
     append(&store, "org_a", Some("conv_1"), &items[..3]).await;
-    append(
-        &store,
-        "org_a",
-        Some("conv_2"),
-        &[item("msg_other", None, ItemKind::Input)],
-    )
-    .await;
+    append(&store, "org_a", Some("conv_2"), &[input("msg_other", None)]).await;
     append(&store, "org_a", Some("conv_1"), &items[3..]).await;
 
     // Walk each way by cursor, the way the API turns `after` into a seq.
@@ -486,38 +466,15 @@ pub async fn conversation_items_paginate_both_ways(store: Store, _db: TestDataba
 }
 
 pub async fn item_lookups_respect_their_scope(store: Store, _db: TestDatabase) {
-    insert_conversations(
-        &store,
-        &[
-            conversation("conv_1", "org_a"),
-            conversation("conv_2", "org_a"),
-        ],
-    )
-    .await;
-    let in_1 = append(
-        &store,
-        "org_a",
-        Some("conv_1"),
-        &[
-            item("msg_1", Some("resp_1"), ItemKind::Input),
-            item("msg_2", Some("resp_1"), ItemKind::Output),
-        ],
-    )
-    .await;
+    let in_1 = two_conversations_one_exchange(&store).await;
     append(
         &store,
         "org_a",
         Some("conv_2"),
-        &[item("msg_3", Some("resp_2"), ItemKind::Input)],
+        &[input("msg_3", Some("resp_2"))],
     )
     .await;
-    let loose = append(
-        &store,
-        "org_a",
-        None,
-        &[item("msg_4", Some("resp_3"), ItemKind::Input)],
-    )
-    .await;
+    let loose = append(&store, "org_a", None, &[input("msg_4", Some("resp_3"))]).await;
 
     assert_eq!(
         store
@@ -575,316 +532,13 @@ pub async fn item_lookups_respect_their_scope(store: Store, _db: TestDatabase) {
     assert_eq!(seq(None, None, "msg_none").await, None);
 }
 
-pub async fn responses_round_trip_and_update(store: Store, _db: TestDatabase) {
-    insert_conversations(&store, &[conversation("conv_1", "org_a")]).await;
-    let mut first = response("resp_1", "org_a", None);
-    let mut second = response("resp_2", "org_a", None);
-    second.previous_response_id = Some("resp_1".into());
-    second.body = json!({
-        "id": "resp_2",
-        "object": "response",
-        "status": "incomplete",
-        "incomplete_details": {"reason": "tool_use"},
-        "output": [{"type": "function_call", "call_id": "call_1", "arguments": "{\"a\":1}"}],
-        "usage": {"input_tokens": 12, "output_tokens": 3},
-        "metadata": {"k": "v ✓"},
-    });
-    insert_responses(&store, &[first.clone(), second.clone()]).await;
-    assert_eq!(
-        store.get_response("org_a", "resp_1").await.unwrap(),
-        Some(first.clone())
-    );
-    assert_eq!(
-        store.get_response("org_a", "resp_2").await.unwrap(),
-        Some(second.clone())
-    );
-    assert_eq!(store.get_response("org_a", "resp_x").await.unwrap(), None);
-
-    // An update replaces the body and conversation, nothing else.
-    first.body = json!({"id": "resp_1", "object": "response", "status": "completed"});
-    first.conversation_id = Some("conv_1".into());
-    let mut sent = first.clone();
-    sent.user_id = "someone_else".into();
-    sent.previous_response_id = Some("resp_0".into());
-    sent.created_at = 1;
-    let mut tx = store.begin().await.unwrap();
-    assert!(tx.update_response(&sent).await.unwrap());
-    assert!(
-        !tx.update_response(&response("resp_x", "org_a", None))
-            .await
-            .unwrap()
-    );
-    tx.commit().await.unwrap();
-    assert_eq!(
-        store.get_response("org_a", "resp_1").await.unwrap(),
-        Some(first)
-    );
-    assert_eq!(
-        store.get_response("org_a", "resp_2").await.unwrap(),
-        Some(second)
-    );
-
-    let mut tx = store.begin().await.unwrap();
-    let err = tx
-        .insert_response(&response("resp_1", "org_a", None))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, StoreError::Conflict("response")), "{err:?}");
-}
-
-pub async fn response_items_list_inputs_then_outputs(store: Store, _db: TestDatabase) {
-    insert_conversations(&store, &[conversation("conv_1", "org_a")]).await;
-    // Two responses share the conversation; resp_2's items interleave with
-    // an item added without a response.
-    append(
-        &store,
-        "org_a",
-        Some("conv_1"),
-        &[
-            item("in_1a", Some("resp_1"), ItemKind::Input),
-            item("out_1a", Some("resp_1"), ItemKind::Output),
-            item("in_2a", Some("resp_2"), ItemKind::Input),
-            item("loose", None, ItemKind::Input),
-            item("in_2b", Some("resp_2"), ItemKind::Input),
-            item("out_2a", Some("resp_2"), ItemKind::Output),
-            // An output recorded before the last input (a tool loop may
-            // record in any order); the listing still puts inputs first.
-            item("in_2c", Some("resp_2"), ItemKind::Input),
-            item("out_2b", Some("resp_2"), ItemKind::Output),
-        ],
-    )
-    .await;
-    insert_responses(
-        &store,
-        &[
-            response("resp_1", "org_a", Some("conv_1")),
-            response("resp_2", "org_a", Some("conv_1")),
-        ],
-    )
-    .await;
-
-    let all = store.response_items("org_a", "resp_2").await.unwrap();
-    assert_eq!(ids(&all), ["in_2a", "in_2b", "in_2c", "out_2a", "out_2b"]);
-    assert_eq!(
-        ids(&store.response_items("org_a", "resp_1").await.unwrap()),
-        ["in_1a", "out_1a"]
-    );
-
-    let inputs = store
-        .list_response_input_items("org_a", "resp_2", None, 10, Order::Asc)
-        .await
-        .unwrap();
-    assert_eq!(ids(&inputs), ["in_2a", "in_2b", "in_2c"]);
-    assert!(inputs.iter().all(|i| i.kind == ItemKind::Input));
-    let newest_first = store
-        .list_response_input_items("org_a", "resp_2", None, 2, Order::Desc)
-        .await
-        .unwrap();
-    assert_eq!(ids(&newest_first), ["in_2c", "in_2b"]);
-    let cursor = store
-        .item_seq("org_a", None, Some("resp_2"), "in_2b")
-        .await
-        .unwrap();
-    let rest = store
-        .list_response_input_items("org_a", "resp_2", cursor, 10, Order::Desc)
-        .await
-        .unwrap();
-    assert_eq!(ids(&rest), ["in_2a"]);
-    let after = store
-        .list_response_input_items("org_a", "resp_2", cursor, 10, Order::Asc)
-        .await
-        .unwrap();
-    assert_eq!(ids(&after), ["in_2c"]);
-    // The cursor of another response's item does not belong here.
-    assert_eq!(
-        store
-            .item_seq("org_a", None, Some("resp_2"), "in_1a")
-            .await
-            .unwrap(),
-        None
-    );
-    assert!(
-        store
-            .list_response_input_items("org_a", "resp_x", None, 10, Order::Asc)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-}
-
-pub async fn deleting_a_conversation_removes_its_items_and_detaches_responses(
-    store: Store,
-    _db: TestDatabase,
-) {
-    insert_conversations(
-        &store,
-        &[
-            conversation("conv_1", "org_a"),
-            conversation("conv_2", "org_a"),
-        ],
-    )
-    .await;
-    append(
-        &store,
-        "org_a",
-        Some("conv_1"),
-        &[
-            item("msg_1", Some("resp_1"), ItemKind::Input),
-            item("msg_2", Some("resp_1"), ItemKind::Output),
-        ],
-    )
-    .await;
-    let kept = append(
-        &store,
-        "org_a",
-        Some("conv_2"),
-        &[item("msg_3", Some("resp_2"), ItemKind::Input)],
-    )
-    .await;
-    insert_responses(
-        &store,
-        &[
-            response("resp_1", "org_a", Some("conv_1")),
-            response("resp_2", "org_a", Some("conv_2")),
-        ],
-    )
-    .await;
-
-    let mut tx = store.begin().await.unwrap();
-    assert!(tx.delete_conversation("org_a", "conv_1").await.unwrap());
-    assert!(!tx.delete_conversation("org_a", "conv_1").await.unwrap());
-    tx.commit().await.unwrap();
-
-    assert_eq!(
-        store.get_conversation("org_a", "conv_1").await.unwrap(),
-        None
-    );
-    assert!(
-        store
-            .conversation_history("org_a", "conv_1")
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(store.get_item("org_a", "msg_1").await.unwrap(), None);
-    assert!(
-        store
-            .response_items("org_a", "resp_1")
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    let detached = store
-        .get_response("org_a", "resp_1")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(detached.conversation_id, None);
-    assert_eq!(detached.body, response("resp_1", "org_a", None).body);
-
-    // The other conversation and its response are untouched.
-    assert_eq!(
-        store.conversation_history("org_a", "conv_2").await.unwrap(),
-        kept
-    );
-    assert_eq!(
-        store.get_response("org_a", "resp_2").await.unwrap(),
-        Some(response("resp_2", "org_a", Some("conv_2")))
-    );
-
-    // The deleted conversation takes no more items.
-    let mut tx = store.begin().await.unwrap();
-    let err = tx
-        .append_items(
-            "org_a",
-            Some("conv_1"),
-            &[item("msg_9", None, ItemKind::Input)],
-        )
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, StoreError::NotFound("conversation")),
-        "{err:?}"
-    );
-    assert!(!err.is_retryable());
-}
-
-pub async fn deleting_a_response_keeps_the_conversations_items(store: Store, _db: TestDatabase) {
-    insert_conversations(&store, &[conversation("conv_1", "org_a")]).await;
-    let history = append(
-        &store,
-        "org_a",
-        Some("conv_1"),
-        &[
-            item("msg_1", Some("resp_1"), ItemKind::Input),
-            item("msg_2", Some("resp_1"), ItemKind::Output),
-        ],
-    )
-    .await;
-    append(
-        &store,
-        "org_a",
-        None,
-        &[
-            item("msg_3", Some("resp_2"), ItemKind::Input),
-            item("msg_4", Some("resp_2"), ItemKind::Output),
-        ],
-    )
-    .await;
-    let other = append(
-        &store,
-        "org_a",
-        None,
-        &[item("msg_5", Some("resp_3"), ItemKind::Input)],
-    )
-    .await;
-    insert_responses(
-        &store,
-        &[
-            response("resp_1", "org_a", Some("conv_1")),
-            response("resp_2", "org_a", None),
-            response("resp_3", "org_a", None),
-        ],
-    )
-    .await;
-
-    let mut tx = store.begin().await.unwrap();
-    assert!(tx.delete_response("org_a", "resp_1").await.unwrap());
-    assert!(tx.delete_response("org_a", "resp_2").await.unwrap());
-    assert!(!tx.delete_response("org_a", "resp_2").await.unwrap());
-    tx.commit().await.unwrap();
-
-    assert_eq!(store.get_response("org_a", "resp_1").await.unwrap(), None);
-    assert_eq!(store.get_response("org_a", "resp_2").await.unwrap(), None);
-    // The conversation's history stands…
-    assert_eq!(
-        store.conversation_history("org_a", "conv_1").await.unwrap(),
-        history
-    );
-    // …the conversation-less items of the deleted response are gone…
-    assert_eq!(store.get_item("org_a", "msg_3").await.unwrap(), None);
-    assert_eq!(store.get_item("org_a", "msg_4").await.unwrap(), None);
-    // …and another response's are not.
-    assert_eq!(
-        store.response_items("org_a", "resp_3").await.unwrap(),
-        other
-    );
-    assert!(
-        store
-            .get_response("org_a", "resp_3")
-            .await
-            .unwrap()
-            .is_some()
-    );
-}
-
 /// Tasks appending to one conversation (and to one conversation-less
 /// response) at once each get a contiguous block, and together 1..=N.
 pub async fn concurrent_appends_get_unique_contiguous_seq(store: Store, _db: TestDatabase) {
     const TASKS: usize = 8;
     const ROUNDS: usize = 5;
     const PER_APPEND: usize = 3;
-    insert_conversations(&store, &[conversation("conv_1", "org_a")]).await;
+    conversations(&store, "org_a", &["conv_1"]).await;
 
     let mut handles = Vec::new();
     for t in 0..TASKS {
@@ -895,7 +549,7 @@ pub async fn concurrent_appends_get_unique_contiguous_seq(store: Store, _db: Tes
                 // Odd tasks write conversation-less items of one response.
                 let conversation = (t % 2 == 0).then_some("conv_1");
                 let items: Vec<NewItem> = (0..PER_APPEND)
-                    .map(|i| item(&format!("msg_{t}_{r}_{i}"), Some("resp_1"), ItemKind::Input))
+                    .map(|i| input(&format!("msg_{t}_{r}_{i}"), Some("resp_1")))
                     .collect();
                 let mut tx = store.begin().await.unwrap();
                 let stored = tx
@@ -948,8 +602,8 @@ pub async fn corrupt_items_are_reported(store: Store, db: TestDatabase) {
         "org_a",
         None,
         &[
-            item("msg_1", Some("resp_1"), ItemKind::Input),
-            item("msg_2", Some("resp_1"), ItemKind::Input),
+            input("msg_1", Some("resp_1")),
+            input("msg_2", Some("resp_1")),
         ],
     )
     .await;

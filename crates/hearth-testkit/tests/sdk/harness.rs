@@ -3,7 +3,7 @@
 
 use hearth_server::Config;
 use hearth_testkit::gateway::{self, Upstreams};
-use hearth_testkit::{Backend, FakeAnthropic, FakeOpenAi, Recorded, Script, TestServer};
+use hearth_testkit::{Backend, FakeAnthropic, FakeOpenAi, Recorded, Script, TestServer, ToolCall};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -105,6 +105,25 @@ impl Provider {
             Provider::Anthropic => gateway::ANTHROPIC_MODEL,
         }
     }
+
+    /// A tool call id in the provider's own style: `call_{tag}` or
+    /// `toolu_{tag}`.
+    pub fn call_id(self, tag: &str) -> String {
+        match self {
+            Provider::OpenAi => format!("call_{tag}"),
+            Provider::Anthropic => format!("toolu_{tag}"),
+        }
+    }
+}
+
+/// What a scenario's `HEARTH_EXPECT` says of one tool call.
+pub fn tool_call_expect(call: &ToolCall) -> Value {
+    json!({"id": call.id, "name": call.name, "arguments": call.arguments})
+}
+
+/// `n` copies of `reply`, to queue one per call of the scenario.
+pub fn times(n: usize, reply: impl Into<Script>) -> Vec<Script> {
+    vec![reply.into(); n]
 }
 
 /// Hearth (SQLite) routing `gpt-test` and `claude-test` to the two fakes.
@@ -206,6 +225,31 @@ impl<'a> Scenario<'a> {
     pub fn expect(mut self, expect: Value) -> Self {
         self.expect = expect;
         self
+    }
+
+    /// Starts a fresh [`Env`], queues `replies` (in order) on `provider`'s
+    /// fake, runs the scenario with `provider`'s model and `expect`, and
+    /// returns the env for the test's own checks.
+    pub async fn run_scripted(
+        self,
+        provider: Provider,
+        replies: impl IntoIterator<Item = Script>,
+        expect: Value,
+    ) -> Env {
+        let env = Env::start().await;
+        for reply in replies {
+            env.enqueue(provider, reply);
+        }
+        self.model(provider.model()).expect(expect).run(&env).await;
+        env
+    }
+
+    /// Runs the scenario, as it is, against a fresh [`Env`] with nothing
+    /// queued, and returns the env for the test's own checks.
+    pub async fn run_unscripted(self) -> Env {
+        let env = Env::start().await;
+        self.run(&env).await;
+        env
     }
 
     /// Runs the scenario against `env` and fails the test, with the

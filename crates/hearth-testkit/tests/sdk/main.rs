@@ -16,6 +16,26 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+/// `Sdk::Python`'s scenario `$name`, or return (SDK not installed).
+macro_rules! python {
+    ($name:expr) => {
+        match $crate::harness::Sdk::Python.installed() {
+            Some(sdk) => sdk.scenario($name),
+            None => return,
+        }
+    };
+}
+
+/// `Sdk::Node`'s scenario `$name`, or return (SDK not installed).
+macro_rules! node {
+    ($name:expr) => {
+        match $crate::harness::Sdk::Node.installed() {
+            Some(sdk) => sdk.scenario($name),
+            None => return,
+        }
+    };
+}
+
 mod harness;
 mod node;
 mod python;

@@ -1,36 +1,28 @@
 //! Scenarios of `sdk-tests/node/scenarios.mjs` (the `openai` npm package).
 
-use crate::harness::{Env, Provider, Sdk};
+use crate::harness::{Provider, tool_call_expect};
 use crate::per_provider;
-use hearth_testkit::{FakeReply, ToolCall};
-use serde_json::json;
+use hearth_testkit::{FakeReply, Script, ToolCall};
+use serde_json::{Value, json};
 use std::time::Duration;
 
 const TEXT: &str = "Node streams through Hearth too.";
 const TEXT_WORDS: usize = 5;
 
-macro_rules! node {
-    ($name:expr) => {
-        match Sdk::Node.installed() {
-            Some(sdk) => sdk.scenario($name),
-            None => return,
-        }
-    };
+fn text_expect() -> Value {
+    json!({"text": TEXT, "prompt_tokens": 13, "completion_tokens": 6, "min_chunks": TEXT_WORDS})
+}
+
+/// [`TEXT`] with the usage [`text_expect`] checks.
+fn text_reply() -> Script {
+    FakeReply::text(TEXT).usage(13, 6)
 }
 
 async fn stream_helper_text(provider: Provider) {
     let scenario = node!("stream_helper_text");
-    let env = Env::start().await;
-    env.enqueue(
-        provider,
-        FakeReply::text(TEXT)
-            .usage(13, 6)
-            .chunk_delay(Duration::from_millis(2)),
-    );
-    scenario
-        .model(provider.model())
-        .expect(json!({"text": TEXT, "prompt_tokens": 13, "completion_tokens": 6, "min_chunks": TEXT_WORDS}))
-        .run(&env)
+    let reply = text_reply().chunk_delay(Duration::from_millis(2));
+    let env = scenario
+        .run_scripted(provider, [reply], text_expect())
         .await;
     assert!(env.requests(provider)[0].is_stream());
     env.assert_no_violations();
@@ -38,49 +30,34 @@ async fn stream_helper_text(provider: Provider) {
 
 async fn stream_helper_tool_call(provider: Provider) {
     let scenario = node!("stream_helper_tool_call");
-    let env = Env::start().await;
-    let id = match provider {
-        Provider::OpenAi => "call_node7",
-        Provider::Anthropic => "toolu_node7",
-    };
-    let call = ToolCall::new(id, "get_weather", json!({"city": "Oslo", "unit": "f"}));
-    env.enqueue(provider, FakeReply::ToolCalls(vec![call.clone()]));
-    scenario
-        .model(provider.model())
-        .expect(
-            json!({"tool_call": {"id": call.id, "name": call.name, "arguments": call.arguments}}),
-        )
-        .run(&env)
-        .await;
+    let call = ToolCall::new(
+        provider.call_id("node7"),
+        "get_weather",
+        json!({"city": "Oslo", "unit": "f"}),
+    );
+    let replies = [FakeReply::ToolCalls(vec![call.clone()]).into()];
+    let expect = json!({"tool_call": tool_call_expect(&call)});
+    let env = scenario.run_scripted(provider, replies, expect).await;
     env.assert_no_violations();
 }
 
 async fn for_await_create(provider: Provider) {
     let scenario = node!("for_await_create");
-    let env = Env::start().await;
-    env.enqueue(provider, FakeReply::text(TEXT).usage(13, 6));
-    scenario
-        .model(provider.model())
-        .expect(json!({"text": TEXT, "prompt_tokens": 13, "completion_tokens": 6, "min_chunks": TEXT_WORDS}))
-        .run(&env)
+    let env = scenario
+        .run_scripted(provider, [text_reply()], text_expect())
         .await;
     env.assert_no_violations();
 }
 
 async fn stream_error(provider: Provider) {
     let scenario = node!("stream_error");
-    let env = Env::start().await;
-    env.enqueue(
-        provider,
-        FakeReply::StreamThenError {
-            text: TEXT.to_owned(),
-            after_chunks: 3,
-        },
-    );
-    scenario
-        .model(provider.model())
-        .expect(json!({"text_before_error": "Node streams through"}))
-        .run(&env)
+    let reply = FakeReply::StreamThenError {
+        text: TEXT.to_owned(),
+        after_chunks: 3,
+    };
+    let expect = json!({"text_before_error": "Node streams through"});
+    let env = scenario
+        .run_scripted(provider, [reply.into()], expect)
         .await;
     env.assert_no_violations();
 }
@@ -94,8 +71,6 @@ per_provider!(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors() {
-    let scenario = node!("errors");
-    let env = Env::start().await;
-    scenario.run(&env).await;
+    let env = node!("errors").run_unscripted().await;
     assert!(env.openai.requests().is_empty());
 }

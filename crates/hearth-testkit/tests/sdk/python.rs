@@ -1,9 +1,9 @@
 //! Scenarios of `sdk-tests/python/scenarios.py` (the `openai` Python SDK).
 
-use crate::harness::{Env, Provider, Sdk};
+use crate::harness::{Env, Provider, times, tool_call_expect};
 use crate::per_provider;
 use hearth_testkit::gateway;
-use hearth_testkit::{FakeReply, ToolCall};
+use hearth_testkit::{FakeReply, Script, ToolCall};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -11,43 +11,40 @@ const TEXT: &str = "Hearth relays every word.";
 /// Words of [`TEXT`]: the fakes stream one delta per word.
 const TEXT_WORDS: usize = 4;
 
-/// `Sdk::Python`'s scenario `$name`, or return (SDK not installed).
-macro_rules! python {
-    ($name:expr) => {
-        match Sdk::Python.installed() {
-            Some(sdk) => sdk.scenario($name),
-            None => return,
-        }
-    };
-}
-
 fn text_expect() -> Value {
     json!({"text": TEXT, "prompt_tokens": 11, "completion_tokens": 7, "min_chunks": TEXT_WORDS})
 }
 
+/// [`TEXT`] with the usage [`text_expect`] checks.
+fn text_reply() -> Script {
+    FakeReply::text(TEXT).usage(11, 7)
+}
+
 fn tool_call(provider: Provider) -> ToolCall {
-    let id = match provider {
-        Provider::OpenAi => "call_sdk42",
-        Provider::Anthropic => "toolu_sdk42",
-    };
-    ToolCall::new(id, "get_weather", json!({"city": "Paris", "unit": "c"}))
+    ToolCall::new(
+        provider.call_id("sdk42"),
+        "get_weather",
+        json!({"city": "Paris", "unit": "c"}),
+    )
 }
 
 fn tool_expect(call: &ToolCall) -> Value {
-    json!({
-        "text": TEXT,
-        "tool_call": {"id": call.id, "name": call.name, "arguments": call.arguments},
-    })
+    json!({"text": TEXT, "tool_call": tool_call_expect(call)})
+}
+
+/// An upstream 429 with this `retry-after`.
+fn rate_limited(retry_after: u64) -> FakeReply {
+    FakeReply::Error {
+        status: 429,
+        message: "slow down".to_owned(),
+        retry_after: Some(retry_after),
+    }
 }
 
 async fn chat_plain(provider: Provider) {
     let scenario = python!("chat_plain");
-    let env = Env::start().await;
-    env.enqueue(provider, FakeReply::text(TEXT).usage(11, 7));
-    scenario
-        .model(provider.model())
-        .expect(text_expect())
-        .run(&env)
+    let env = scenario
+        .run_scripted(provider, [text_reply()], text_expect())
         .await;
     let requests = env.requests(provider);
     assert_eq!(requests.len(), 1);
@@ -74,17 +71,9 @@ async fn chat_plain(provider: Provider) {
 
 async fn chat_stream(provider: Provider) {
     let scenario = python!("chat_stream");
-    let env = Env::start().await;
-    env.enqueue(
-        provider,
-        FakeReply::text(TEXT)
-            .usage(11, 7)
-            .chunk_delay(Duration::from_millis(5)),
-    );
-    scenario
-        .model(provider.model())
-        .expect(text_expect())
-        .run(&env)
+    let reply = text_reply().chunk_delay(Duration::from_millis(5));
+    let env = scenario
+        .run_scripted(provider, [reply], text_expect())
         .await;
     assert!(env.requests(provider)[0].is_stream());
     env.assert_no_violations();
@@ -92,37 +81,26 @@ async fn chat_stream(provider: Provider) {
 
 async fn chat_stream_usage(provider: Provider) {
     let scenario = python!("chat_stream_usage");
-    let env = Env::start().await;
-    env.enqueue(provider, FakeReply::text(TEXT).usage(11, 7));
-    scenario
-        .model(provider.model())
-        .expect(text_expect())
-        .run(&env)
+    let env = scenario
+        .run_scripted(provider, [text_reply()], text_expect())
         .await;
     env.assert_no_violations();
 }
 
 async fn chat_stream_helper_text(provider: Provider) {
     let scenario = python!("chat_stream_helper_text");
-    let env = Env::start().await;
-    env.enqueue(provider, FakeReply::text(TEXT).usage(11, 7));
-    scenario
-        .model(provider.model())
-        .expect(text_expect())
-        .run(&env)
+    let env = scenario
+        .run_scripted(provider, [text_reply()], text_expect())
         .await;
     env.assert_no_violations();
 }
 
 async fn chat_stream_tool_call(provider: Provider) {
     let scenario = python!("chat_stream_tool_call");
-    let env = Env::start().await;
     let call = tool_call(provider);
-    env.enqueue(provider, FakeReply::ToolCalls(vec![call.clone()]));
-    scenario
-        .model(provider.model())
-        .expect(tool_expect(&call))
-        .run(&env)
+    let replies = [FakeReply::ToolCalls(vec![call.clone()]).into()];
+    let env = scenario
+        .run_scripted(provider, replies, tool_expect(&call))
         .await;
     let requests = env.requests(provider);
     assert_eq!(requests.len(), 1);
@@ -135,14 +113,13 @@ async fn chat_stream_tool_call(provider: Provider) {
 
 async fn chat_tool_call_plain(provider: Provider) {
     let scenario = python!("chat_tool_call_plain");
-    let env = Env::start().await;
     let call = tool_call(provider);
-    env.enqueue(provider, FakeReply::ToolCalls(vec![call.clone()]));
-    env.enqueue(provider, FakeReply::text(TEXT));
-    scenario
-        .model(provider.model())
-        .expect(tool_expect(&call))
-        .run(&env)
+    let replies = [
+        FakeReply::ToolCalls(vec![call.clone()]).into(),
+        FakeReply::text(TEXT).into(),
+    ];
+    let env = scenario
+        .run_scripted(provider, replies, tool_expect(&call))
         .await;
     let requests = env.requests(provider);
     assert_eq!(requests.len(), 2);
@@ -155,30 +132,21 @@ async fn chat_tool_call_plain(provider: Provider) {
 
 async fn chat_stream_error(provider: Provider) {
     let scenario = python!("chat_stream_error");
-    let env = Env::start().await;
-    env.enqueue(
-        provider,
-        FakeReply::StreamThenError {
-            text: TEXT.to_owned(),
-            after_chunks: 2,
-        },
-    );
-    scenario
-        .model(provider.model())
-        .expect(json!({"text_before_error": "Hearth relays"}))
-        .run(&env)
+    let reply = FakeReply::StreamThenError {
+        text: TEXT.to_owned(),
+        after_chunks: 2,
+    };
+    let expect = json!({"text_before_error": "Hearth relays"});
+    let env = scenario
+        .run_scripted(provider, [reply.into()], expect)
         .await;
     env.assert_no_violations();
 }
 
 async fn completion_plain(provider: Provider) {
     let scenario = python!("completion_plain");
-    let env = Env::start().await;
-    env.enqueue(provider, FakeReply::text(TEXT).usage(11, 7));
-    scenario
-        .model(provider.model())
-        .expect(text_expect())
-        .run(&env)
+    let env = scenario
+        .run_scripted(provider, [text_reply()], text_expect())
         .await;
     let requests = env.requests(provider);
     assert_eq!(requests.len(), 1);
@@ -193,12 +161,8 @@ async fn completion_plain(provider: Provider) {
 
 async fn completion_stream(provider: Provider) {
     let scenario = python!("completion_stream");
-    let env = Env::start().await;
-    env.enqueue(provider, FakeReply::text(TEXT).usage(11, 7));
-    scenario
-        .model(provider.model())
-        .expect(text_expect())
-        .run(&env)
+    let env = scenario
+        .run_scripted(provider, [text_reply()], text_expect())
         .await;
     assert!(env.requests(provider)[0].is_stream());
     env.assert_no_violations();
@@ -206,15 +170,10 @@ async fn completion_stream(provider: Provider) {
 
 async fn chat_parse_structured(provider: Provider) {
     let scenario = python!("chat_parse_structured");
-    let env = Env::start().await;
     let object = json!({"city": "Paris", "temp_c": 18});
-    for _ in 0..2 {
-        env.enqueue(provider, FakeReply::text(object.to_string()));
-    }
-    scenario
-        .model(provider.model())
-        .expect(json!({ "object": object }))
-        .run(&env)
+    let replies = times(2, FakeReply::text(object.to_string()));
+    let env = scenario
+        .run_scripted(provider, replies, json!({ "object": object }))
         .await;
     let requests = env.requests(provider);
     assert_eq!(requests.len(), 2);
@@ -234,21 +193,9 @@ async fn chat_parse_structured(provider: Provider) {
 /// with the upstream's Retry-After, for a plain and a streamed call.
 async fn error_upstream_429(provider: Provider) {
     let scenario = python!("error_upstream");
-    let env = Env::start().await;
-    for _ in 0..2 {
-        env.enqueue(
-            provider,
-            FakeReply::Error {
-                status: 429,
-                message: "slow down".to_owned(),
-                retry_after: Some(7),
-            },
-        );
-    }
-    scenario
-        .model(provider.model())
-        .expect(json!({"class": "RateLimitError", "status": 429, "retry_after": 7}))
-        .run(&env)
+    let expect = json!({"class": "RateLimitError", "status": 429, "retry_after": 7});
+    let env = scenario
+        .run_scripted(provider, times(2, rate_limited(7)), expect)
         .await;
     assert_eq!(env.requests(provider).len(), 2, "max_retries=0 retried");
 }
@@ -256,20 +203,9 @@ async fn error_upstream_429(provider: Provider) {
 /// The SDK's own retry honours Hearth's Retry-After and then succeeds.
 async fn retry_after_429(provider: Provider) {
     let scenario = python!("retry_after_429");
-    let env = Env::start().await;
-    env.enqueue(
-        provider,
-        FakeReply::Error {
-            status: 429,
-            message: "slow down".to_owned(),
-            retry_after: Some(1),
-        },
-    );
-    env.enqueue(provider, FakeReply::text(TEXT));
-    scenario
-        .model(provider.model())
-        .expect(json!({"text": TEXT}))
-        .run(&env)
+    let replies = [rate_limited(1).into(), FakeReply::text(TEXT).into()];
+    let env = scenario
+        .run_scripted(provider, replies, json!({"text": TEXT}))
         .await;
     assert_eq!(env.requests(provider).len(), 2, "the SDK did not retry");
 }
@@ -292,20 +228,17 @@ per_provider!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_raw_response() {
     let scenario = python!("chat_raw_response");
-    let env = Env::start().await;
-    env.enqueue(Provider::OpenAi, FakeReply::text(TEXT));
-    scenario.expect(text_expect()).run(&env).await;
+    let replies = [FakeReply::text(TEXT).into()];
+    scenario
+        .run_scripted(Provider::OpenAi, replies, text_expect())
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_stream_async() {
     let scenario = python!("chat_stream_async");
-    let env = Env::start().await;
-    env.enqueue(Provider::Anthropic, FakeReply::text(TEXT).usage(11, 7));
     scenario
-        .model(gateway::ANTHROPIC_MODEL)
-        .expect(text_expect())
-        .run(&env)
+        .run_scripted(Provider::Anthropic, [text_reply()], text_expect())
         .await;
 }
 
@@ -328,26 +261,20 @@ async fn models() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn error_bad_key() {
-    let scenario = python!("error_bad_key");
-    let env = Env::start().await;
-    scenario.run(&env).await;
+    let env = python!("error_bad_key").run_unscripted().await;
     assert!(env.openai.requests().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn error_unknown_model() {
-    let scenario = python!("error_unknown_model");
-    let env = Env::start().await;
-    scenario.run(&env).await;
+    let env = python!("error_unknown_model").run_unscripted().await;
     assert!(env.openai.requests().is_empty());
     assert!(env.anthropic.requests().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn error_bad_request() {
-    let scenario = python!("error_bad_request");
-    let env = Env::start().await;
-    scenario.run(&env).await;
+    let env = python!("error_bad_request").run_unscripted().await;
     assert!(env.openai.requests().is_empty());
 }
 
@@ -375,13 +302,10 @@ async fn error_rate_limited() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn error_upstream_500() {
     let scenario = python!("error_upstream");
-    let env = Env::start().await;
-    for _ in 0..2 {
-        env.enqueue(Provider::OpenAi, FakeReply::error(500, "upstream exploded"));
-    }
-    scenario
-        .expect(json!({"class": "InternalServerError", "status": 502}))
-        .run(&env)
+    let replies = times(2, FakeReply::error(500, "upstream exploded"));
+    let expect = json!({"class": "InternalServerError", "status": 502});
+    let env = scenario
+        .run_scripted(Provider::OpenAi, replies, expect)
         .await;
     assert_eq!(env.openai.requests().len(), 2);
 }

@@ -6,9 +6,9 @@
 //! Each test scripts the fakes, runs one scenario, and checks what the
 //! upstream received.
 
-use crate::harness::{Env, Provider, Sdk};
+use crate::harness::{Provider, times, tool_call_expect};
 use crate::per_provider;
-use hearth_testkit::{FakeReply, Recorded, ToolCall};
+use hearth_testkit::{FakeReply, Recorded, Script, ToolCall};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::Duration;
@@ -25,36 +25,23 @@ const PAGE_LIMIT: usize = 10;
 const NOTE_PATH: &str = "notes/today.txt";
 const NOTE: &str = "buy bread\ncall Ada\n";
 
-/// `Sdk::Python`'s scenario `$name`, or return (SDK not installed).
-macro_rules! python {
-    ($name:expr) => {
-        match Sdk::Python.installed() {
-            Some(sdk) => sdk.scenario($name),
-            None => return,
-        }
-    };
-}
-
-/// `Sdk::Node`'s scenario `$name`, or return (SDK not installed).
-macro_rules! node {
-    ($name:expr) => {
-        match Sdk::Node.installed() {
-            Some(sdk) => sdk.scenario($name),
-            None => return,
-        }
-    };
-}
-
 fn text_expect() -> Value {
     json!({"text": TEXT, "input_tokens": 11, "output_tokens": 7, "min_chunks": TEXT_WORDS})
 }
 
+/// [`TEXT`] with the usage [`text_expect`] checks.
+fn text_reply() -> Script {
+    FakeReply::text(TEXT).usage(11, 7)
+}
+
 /// A call id in the provider's own style.
 fn call_id(provider: Provider, n: u32) -> String {
-    match provider {
-        Provider::OpenAi => format!("call_sdk{n}"),
-        Provider::Anthropic => format!("toolu_sdk{n}"),
-    }
+    provider.call_id(&format!("sdk{n}"))
+}
+
+/// One reply that calls `calls`.
+fn calls(calls: &[&ToolCall]) -> FakeReply {
+    FakeReply::ToolCalls(calls.iter().map(|&call| call.clone()).collect())
 }
 
 fn weather_call(provider: Provider, n: u32) -> ToolCall {
@@ -108,12 +95,8 @@ fn workspace_file(workspace_dir: &Path, path: &str) -> String {
 
 async fn responses_create(provider: Provider) {
     let scenario = python!("responses_create");
-    let env = Env::start().await;
-    env.enqueue(provider, FakeReply::text(TEXT).usage(11, 7));
-    scenario
-        .model(provider.model())
-        .expect(text_expect())
-        .run(&env)
+    let env = scenario
+        .run_scripted(provider, [text_reply()], text_expect())
         .await;
     let requests = env.requests(provider);
     assert_eq!(requests.len(), 1);
@@ -127,17 +110,9 @@ async fn responses_create(provider: Provider) {
 
 async fn responses_stream_helper(provider: Provider) {
     let scenario = python!("responses_stream_helper");
-    let env = Env::start().await;
-    env.enqueue(
-        provider,
-        FakeReply::text(TEXT)
-            .usage(11, 7)
-            .chunk_delay(Duration::from_millis(5)),
-    );
-    scenario
-        .model(provider.model())
-        .expect(text_expect())
-        .run(&env)
+    let reply = text_reply().chunk_delay(Duration::from_millis(5));
+    let env = scenario
+        .run_scripted(provider, [reply], text_expect())
         .await;
     assert_eq!(env.requests(provider).len(), 1);
     env.assert_no_violations();
@@ -145,19 +120,11 @@ async fn responses_stream_helper(provider: Provider) {
 
 async fn responses_stream_function_call(provider: Provider) {
     let scenario = python!("responses_stream_function_call");
-    let env = Env::start().await;
     let call = weather_call(provider, 1);
     // Once through the stream helper, once through `create(stream=True)`.
-    for _ in 0..2 {
-        env.enqueue(provider, FakeReply::ToolCalls(vec![call.clone()]));
-    }
-    scenario
-        .model(provider.model())
-        .expect(
-            json!({"tool_call": {"id": call.id, "name": call.name, "arguments": call.arguments}}),
-        )
-        .run(&env)
-        .await;
+    let replies = times(2, calls(&[&call]));
+    let expect = json!({"tool_call": tool_call_expect(&call)});
+    let env = scenario.run_scripted(provider, replies, expect).await;
     let requests = env.requests(provider);
     assert_eq!(requests.len(), 2);
     for request in &requests {
@@ -172,22 +139,20 @@ async fn responses_stream_function_call(provider: Provider) {
 
 async fn responses_function_round_trip(provider: Provider) {
     let scenario = python!("responses_function_round_trip");
-    let env = Env::start().await;
     let (first, second) = (weather_call(provider, 1), weather_call(provider, 2));
-    env.enqueue(provider, FakeReply::ToolCalls(vec![first.clone()]));
-    env.enqueue(provider, FakeReply::text(TEXT));
-    env.enqueue(provider, FakeReply::ToolCalls(vec![second.clone()]));
-    env.enqueue(provider, FakeReply::text(TEXT));
-    scenario
-        .model(provider.model())
-        .expect(json!({
-            "text": TEXT,
-            "tool_output": TOOL_OUTPUT,
-            "call_ids": [first.id, second.id],
-            "tool_call": {"name": "get_weather", "arguments": first.arguments},
-        }))
-        .run(&env)
-        .await;
+    let replies = [
+        calls(&[&first]).into(),
+        FakeReply::text(TEXT).into(),
+        calls(&[&second]).into(),
+        FakeReply::text(TEXT).into(),
+    ];
+    let expect = json!({
+        "text": TEXT,
+        "tool_output": TOOL_OUTPUT,
+        "call_ids": [first.id, second.id],
+        "tool_call": {"name": "get_weather", "arguments": first.arguments},
+    });
+    let env = scenario.run_scripted(provider, replies, expect).await;
     let requests = env.requests(provider);
     assert_eq!(
         requests.len(),
@@ -209,31 +174,26 @@ async fn responses_function_round_trip(provider: Provider) {
 
 async fn responses_file_tool_loop(provider: Provider) {
     let scenario = python!("responses_file_tool_loop");
-    let env = Env::start().await;
     let write = write_call(provider);
     let read = ToolCall::new(
         call_id(provider, 8),
         "read_file",
         json!({"path": NOTE_PATH}),
     );
-    env.enqueue(
-        provider,
-        FakeReply::ToolCalls(vec![write.clone()]).usage(11, 7),
-    );
-    env.enqueue(provider, FakeReply::text(TEXT).usage(13, 5));
-    env.enqueue(provider, FakeReply::ToolCalls(vec![read.clone()]));
-    env.enqueue(provider, FakeReply::text(TEXT));
-    scenario
-        .model(provider.model())
-        .expect(json!({
-            "text": TEXT,
-            // Summed over both model calls of the first response.
-            "input_tokens": 24,
-            "output_tokens": 12,
-            "write": {"id": write.id, "arguments": write.arguments},
-        }))
-        .run(&env)
-        .await;
+    let replies = [
+        calls(&[&write]).usage(11, 7),
+        FakeReply::text(TEXT).usage(13, 5),
+        calls(&[&read]).into(),
+        FakeReply::text(TEXT).into(),
+    ];
+    let expect = json!({
+        "text": TEXT,
+        // Summed over both model calls of the first response.
+        "input_tokens": 24,
+        "output_tokens": 12,
+        "write": {"id": write.id, "arguments": write.arguments},
+    });
+    let env = scenario.run_scripted(provider, replies, expect).await;
     let requests = env.requests(provider);
     assert_eq!(requests.len(), 4);
     assert_file_tools_offered(&requests[0]);
@@ -249,15 +209,10 @@ async fn responses_file_tool_loop(provider: Provider) {
 
 async fn responses_stream_file_tool(provider: Provider) {
     let scenario = python!("responses_stream_file_tool");
-    let env = Env::start().await;
     let write = write_call(provider);
-    env.enqueue(provider, FakeReply::ToolCalls(vec![write.clone()]));
-    env.enqueue(provider, FakeReply::text(TEXT));
-    scenario
-        .model(provider.model())
-        .expect(json!({"text": TEXT, "write": {"id": write.id, "arguments": write.arguments}}))
-        .run(&env)
-        .await;
+    let replies = [calls(&[&write]).into(), FakeReply::text(TEXT).into()];
+    let expect = json!({"text": TEXT, "write": {"id": write.id, "arguments": write.arguments}});
+    let env = scenario.run_scripted(provider, replies, expect).await;
     assert_eq!(env.requests(provider).len(), 2);
     assert_eq!(workspace_file(env.server.workspace_dir(), NOTE_PATH), NOTE);
     env.assert_no_violations();
@@ -275,23 +230,20 @@ per_provider!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn responses_retrieve() {
     let scenario = python!("responses_retrieve");
-    let env = Env::start().await;
-    for _ in 0..2 {
-        env.enqueue(Provider::OpenAi, FakeReply::text(TEXT));
-    }
-    scenario.expect(json!({"text": TEXT})).run(&env).await;
+    let replies = times(2, FakeReply::text(TEXT));
+    let env = scenario
+        .run_scripted(Provider::OpenAi, replies, json!({"text": TEXT}))
+        .await;
     assert_eq!(env.openai.requests().len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn responses_input_items_pages() {
     let scenario = python!("responses_input_items_pages");
-    let env = Env::start().await;
-    env.enqueue(Provider::Anthropic, FakeReply::text(TEXT));
-    scenario
-        .model(hearth_testkit::gateway::ANTHROPIC_MODEL)
-        .expect(json!({"text": TEXT, "input_count": INPUT_COUNT, "limit": PAGE_LIMIT}))
-        .run(&env)
+    let replies = [FakeReply::text(TEXT).into()];
+    let expect = json!({"text": TEXT, "input_count": INPUT_COUNT, "limit": PAGE_LIMIT});
+    let env = scenario
+        .run_scripted(Provider::Anthropic, replies, expect)
         .await;
     let requests = env.anthropic.requests();
     assert_eq!(requests.len(), 1);
@@ -305,13 +257,10 @@ async fn responses_input_items_pages() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conversation_items_pages() {
     let scenario = python!("conversation_items_pages");
-    let env = Env::start().await;
-    for _ in 0..2 {
-        env.enqueue(Provider::OpenAi, FakeReply::text(TEXT));
-    }
-    scenario
-        .expect(json!({"text": TEXT, "input_count": INPUT_COUNT, "limit": PAGE_LIMIT}))
-        .run(&env)
+    let replies = times(2, FakeReply::text(TEXT));
+    let expect = json!({"text": TEXT, "input_count": INPUT_COUNT, "limit": PAGE_LIMIT});
+    let env = scenario
+        .run_scripted(Provider::OpenAi, replies, expect)
         .await;
     let requests = env.openai.requests();
     assert_eq!(requests.len(), 2);
@@ -325,14 +274,11 @@ async fn conversation_items_pages() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conversations_crud() {
     let scenario = python!("conversations_crud");
-    let env = Env::start().await;
-    for _ in 0..2 {
-        env.enqueue(Provider::OpenAi, FakeReply::text(TEXT));
-    }
     let seed = "Remember the number 4711.";
-    scenario
-        .expect(json!({"text": TEXT, "seed_text": seed}))
-        .run(&env)
+    let replies = times(2, FakeReply::text(TEXT));
+    let expect = json!({"text": TEXT, "seed_text": seed});
+    let env = scenario
+        .run_scripted(Provider::OpenAi, replies, expect)
         .await;
     let requests = env.openai.requests();
     assert_eq!(
@@ -349,9 +295,7 @@ async fn conversations_crud() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn responses_errors() {
-    let scenario = python!("responses_errors");
-    let env = Env::start().await;
-    scenario.run(&env).await;
+    let env = python!("responses_errors").run_unscripted().await;
     assert!(env.openai.requests().is_empty());
     assert!(env.anthropic.requests().is_empty());
 }
@@ -360,17 +304,9 @@ async fn responses_errors() {
 
 async fn node_responses_stream_text(provider: Provider) {
     let scenario = node!("responses_stream_text");
-    let env = Env::start().await;
-    env.enqueue(
-        provider,
-        FakeReply::text(TEXT)
-            .usage(11, 7)
-            .chunk_delay(Duration::from_millis(2)),
-    );
-    scenario
-        .model(provider.model())
-        .expect(text_expect())
-        .run(&env)
+    let reply = text_reply().chunk_delay(Duration::from_millis(2));
+    let env = scenario
+        .run_scripted(provider, [reply], text_expect())
         .await;
     assert_eq!(env.requests(provider).len(), 1);
     env.assert_no_violations();
@@ -378,45 +314,34 @@ async fn node_responses_stream_text(provider: Provider) {
 
 async fn node_responses_stream_function_call(provider: Provider) {
     let scenario = node!("responses_stream_function_call");
-    let env = Env::start().await;
     let call = weather_call(provider, 3);
-    env.enqueue(provider, FakeReply::ToolCalls(vec![call.clone()]));
-    scenario
-        .model(provider.model())
-        .expect(
-            json!({"tool_call": {"id": call.id, "name": call.name, "arguments": call.arguments}}),
-        )
-        .run(&env)
-        .await;
+    let replies = [calls(&[&call]).into()];
+    let expect = json!({"tool_call": tool_call_expect(&call)});
+    let env = scenario.run_scripted(provider, replies, expect).await;
     assert_eq!(env.requests(provider).len(), 1);
     env.assert_no_violations();
 }
 
 async fn node_responses_stream_file_tool(provider: Provider) {
     let scenario = node!("responses_stream_file_tool");
-    let env = Env::start().await;
     let write = write_call(provider);
     let failing = ToolCall::new(
         call_id(provider, 9),
         "read_file",
         json!({"path": "no/such/file.txt"}),
     );
-    env.enqueue(
-        provider,
-        FakeReply::ToolCalls(vec![write.clone(), failing.clone()]).usage(11, 7),
-    );
-    env.enqueue(provider, FakeReply::text(TEXT).usage(13, 5));
-    scenario
-        .model(provider.model())
-        .expect(json!({
-            "text": TEXT,
-            "input_tokens": 24,
-            "output_tokens": 12,
-            "write": {"id": write.id, "arguments": write.arguments},
-            "failing": {"id": failing.id},
-        }))
-        .run(&env)
-        .await;
+    let replies = [
+        calls(&[&write, &failing]).usage(11, 7),
+        FakeReply::text(TEXT).usage(13, 5),
+    ];
+    let expect = json!({
+        "text": TEXT,
+        "input_tokens": 24,
+        "output_tokens": 12,
+        "write": {"id": write.id, "arguments": write.arguments},
+        "failing": {"id": failing.id},
+    });
+    let env = scenario.run_scripted(provider, replies, expect).await;
     let requests = env.requests(provider);
     assert_eq!(requests.len(), 2);
     // The model saw the failure as the call's result.
@@ -429,12 +354,8 @@ async fn node_responses_stream_file_tool(provider: Provider) {
 
 async fn node_responses_for_await_create(provider: Provider) {
     let scenario = node!("responses_for_await_create");
-    let env = Env::start().await;
-    env.enqueue(provider, FakeReply::text(TEXT).usage(11, 7));
-    scenario
-        .model(provider.model())
-        .expect(text_expect())
-        .run(&env)
+    let env = scenario
+        .run_scripted(provider, [text_reply()], text_expect())
         .await;
     env.assert_no_violations();
 }

@@ -73,9 +73,13 @@ impl Store {
         key_uses: &[(String, i64)],
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        tx.append_audit(entries).await?;
-        tx.record_usage(usage).await?;
+        // Row locks first, the audit chain's advisory lock last: every
+        // state change (e.g. revoking a key) locks its row and then appends
+        // its audit record, so taking them in the same order here means the
+        // two can only wait for each other, never deadlock.
         tx.touch_api_keys(key_uses).await?;
+        tx.record_usage(usage).await?;
+        tx.append_audit(entries).await?;
         tx.commit().await
     }
 

@@ -6,6 +6,38 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+/// Generates `sqlite::name` and `postgres::name` tests from
+/// `async fn name(fixture: F)`, where `F::start(backend, adjust)` starts a
+/// server with its fakes. The PostgreSQL variant passes without running
+/// when PostgreSQL is not reachable (see `hearth_testkit::backend_tests!`).
+macro_rules! fixture_backend_tests {
+    ($fixture:ty; $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let fixture = <$fixture>::start(hearth_testkit::Backend::Sqlite, |_| {})
+                        .await
+                        .expect("SQLite test server");
+                    super::$name(fixture).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(fixture) =
+                        <$fixture>::start(hearth_testkit::Backend::Postgres, |_| {}).await
+                    {
+                        super::$name(fixture).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
 mod admin;
 mod audit;
 mod auth;

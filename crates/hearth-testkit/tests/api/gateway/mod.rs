@@ -14,35 +14,11 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-/// Generates `sqlite::name` and `postgres::name` tests from
-/// `async fn name(gw: Gw)`, the server routing to fresh fakes with the
-/// default [`Upstreams`]. The PostgreSQL variant passes without running
-/// when PostgreSQL is not reachable (see `hearth_testkit::backend_tests!`).
+/// `sqlite::name` and `postgres::name` tests from `async fn name(gw: Gw)`
+/// (see [`fixture_backend_tests!`] in `main.rs`).
 macro_rules! gateway_backend_tests {
     ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let gw = $crate::gateway::Gw::start(hearth_testkit::Backend::Sqlite, |_| {})
-                        .await
-                        .expect("SQLite test server");
-                    super::$name(gw).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(gw) =
-                        $crate::gateway::Gw::start(hearth_testkit::Backend::Postgres, |_| {}).await
-                    {
-                        super::$name(gw).await;
-                    }
-                }
-            )*
-        }
+        fixture_backend_tests!($crate::gateway::Gw; $($name),*);
     };
 }
 

@@ -12,35 +12,11 @@
 //! `result call_1: 68F`) so one test checks both fakes; [`check_events`]
 //! checks a streamed response the way the OpenAI SDKs' stream helpers do.
 
-/// Generates `sqlite::name` and `postgres::name` tests from
-/// `async fn name(rs: Rs)`, the server routing to fresh fakes. The
-/// PostgreSQL variant passes without running when PostgreSQL is not
-/// reachable (see `hearth_testkit::backend_tests!`).
+/// `sqlite::name` and `postgres::name` tests from `async fn name(rs: Rs)`
+/// (see [`fixture_backend_tests!`] in `main.rs`).
 macro_rules! responses_backend_tests {
     ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let rs = $crate::responses::Rs::start(hearth_testkit::Backend::Sqlite, |_| {})
-                        .await
-                        .expect("SQLite test server");
-                    super::$name(rs).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(rs) =
-                        $crate::responses::Rs::start(hearth_testkit::Backend::Postgres, |_| {}).await
-                    {
-                        super::$name(rs).await;
-                    }
-                }
-            )*
-        }
+        fixture_backend_tests!($crate::responses::Rs; $($name),*);
     };
 }
 

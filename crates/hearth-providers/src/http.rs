@@ -27,7 +27,7 @@ const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 #[derive(Debug, Clone)]
 pub(crate) struct Upstream {
     pub settings: ProviderSettings,
-    client: reqwest::Client,
+    client: crate::HttpClient,
     /// The credential header, marked sensitive; `None` when no key is set.
     auth: Option<(HeaderName, HeaderValue)>,
     /// Why the settings cannot work (a key that is not a valid header
@@ -41,7 +41,7 @@ impl Upstream {
     /// `bearer`, otherwise the key as is under `header`.
     pub(crate) fn new(
         settings: ProviderSettings,
-        client: reqwest::Client,
+        client: crate::HttpClient,
         header: HeaderName,
         bearer: bool,
     ) -> Self {
@@ -100,7 +100,7 @@ impl Upstream {
             return Err(ProviderError::Connect(broken.clone()));
         }
         let url = url.clone().map_err(ProviderError::Connect)?;
-        let mut request = self.client.post(url).json(body);
+        let mut request = self.client.get().post(url).json(body);
         if let Some((name, value)) = &self.auth {
             request = request.header(name, value);
         }
@@ -433,7 +433,7 @@ mod tests {
         settings.api_key = Some(crate::Secret::new("line\nbreak-secret".to_owned()));
         let upstream = Upstream::new(
             settings,
-            reqwest::Client::new(),
+            crate::http_client(Duration::from_secs(1)).expect("client"),
             reqwest::header::AUTHORIZATION,
             true,
         );
@@ -453,7 +453,7 @@ mod tests {
         settings.base_url = "http://127.0.0.1:9/v1/".to_owned();
         let upstream = Upstream::new(
             settings,
-            reqwest::Client::new(),
+            crate::http_client(Duration::from_secs(1)).expect("client"),
             reqwest::header::AUTHORIZATION,
             true,
         );

@@ -14,7 +14,7 @@
 //! an error, and nothing here logs.
 //!
 //! Codemap:
-//! - `settings.rs`: [`ProviderKind`], [`Secret`], [`ProviderSettings`], [`http_client`].
+//! - `settings.rs`: [`ProviderKind`], [`Secret`], [`ProviderSettings`], [`HttpClient`].
 //! - `types.rs`: [`ChatRequest`], [`Completion`], [`StreamEvent`], [`Usage`].
 //! - `error.rs`: [`ProviderError`], [`ClientError`], credential redaction.
 //! - `http.rs`: sending within the timeout, error statuses, bounded bodies, `Retry-After`.
@@ -38,7 +38,7 @@ mod types;
 use std::future::Future;
 
 pub use error::{ClientError, ProviderError};
-pub use settings::{ProviderKind, ProviderSettings, Secret, http_client};
+pub use settings::{HttpClient, ProviderKind, ProviderSettings, Secret, http_client};
 pub use types::{ChatRequest, Completion, EventStream, StreamEvent, Usage};
 
 /// What every provider does. Each method takes an OpenAI-shaped body
@@ -84,7 +84,7 @@ pub enum Provider {
 impl Provider {
     /// The provider `settings.kind` names, sharing the pooled `client`
     /// (see [`http_client`]).
-    pub fn new(settings: ProviderSettings, client: reqwest::Client) -> Provider {
+    pub fn new(settings: ProviderSettings, client: HttpClient) -> Provider {
         match settings.kind {
             ProviderKind::OpenAi => Provider::OpenAi(openai::OpenAi::new(settings, client)),
             ProviderKind::Anthropic => {

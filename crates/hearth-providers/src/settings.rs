@@ -2,9 +2,11 @@
 //! its key out of logs, and the shared HTTP client every provider uses.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
+use thread_local::ThreadLocal;
 
 use crate::ProviderError;
 
@@ -115,13 +117,63 @@ impl ProviderSettings {
 /// How long an unused pooled connection is kept before it is closed.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// Builds the shared, pooled HTTP client for all providers: rustls,
-/// `TCP_NODELAY`, the given connect timeout, idle connections kept ~90 s.
+/// The HTTP client every provider shares: rustls, `TCP_NODELAY`, the given
+/// connect timeout, idle connections kept ~90 s.
+///
+/// Each thread that sends gets its own pooled client, built on first use:
+/// a pooled connection's I/O runs as a task on the runtime that opened it,
+/// so a per-thread pool keeps a request and its connection on one thread
+/// instead of handing every request and answer across threads. Clones
+/// share the per-thread clients.
 ///
 /// Redirects are not followed: an API answering a POST with a redirect is
 /// misconfigured, and following one would send the `x-api-key` header
 /// (which, unlike `Authorization`, HTTP clients do not strip) to another host.
-pub fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, ProviderError> {
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: Arc<ClientInner>,
+}
+
+struct ClientInner {
+    connect_timeout: Duration,
+    per_thread: ThreadLocal<reqwest::Client>,
+    /// Built (and checked) at construction; used by a thread whose own
+    /// client cannot be built, which only a resource shortage could cause.
+    first: reqwest::Client,
+}
+
+impl fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("connect_timeout", &self.inner.connect_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpClient {
+    /// This thread's client.
+    pub fn get(&self) -> &reqwest::Client {
+        let inner = &*self.inner;
+        inner
+            .per_thread
+            .get_or(|| build_client(inner.connect_timeout).unwrap_or_else(|_| inner.first.clone()))
+    }
+}
+
+/// Builds the shared HTTP client for all providers (see [`HttpClient`]).
+pub fn http_client(connect_timeout: Duration) -> Result<HttpClient, ProviderError> {
+    let first = build_client(connect_timeout)
+        .map_err(|e| ProviderError::Connect(format!("could not build the HTTP client: {e}")))?;
+    Ok(HttpClient {
+        inner: Arc::new(ClientInner {
+            connect_timeout,
+            per_thread: ThreadLocal::new(),
+            first,
+        }),
+    })
+}
+
+fn build_client(connect_timeout: Duration) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .use_rustls_tls()
         .tcp_nodelay(true)
@@ -130,7 +182,6 @@ pub fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, Provide
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("hearth/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| ProviderError::Connect(format!("could not build the HTTP client: {e}")))
 }
 
 #[cfg(test)]
@@ -171,7 +222,14 @@ mod tests {
     }
 
     #[test]
-    fn client_builds() {
-        assert!(http_client(Duration::from_secs(5)).is_ok());
+    fn each_thread_gets_its_own_client() {
+        let client = http_client(Duration::from_secs(5)).expect("client");
+        let here: *const reqwest::Client = client.get();
+        assert!(std::ptr::eq(here, client.get()), "one client per thread");
+        let shared = client.clone();
+        let there = std::thread::spawn(move || shared.get() as *const reqwest::Client as usize)
+            .join()
+            .expect("thread");
+        assert_ne!(here as usize, there, "another thread builds its own");
     }
 }

@@ -139,7 +139,7 @@ pub fn engine(
 /// distinct connect timeout (in practice one), so every provider shares a
 /// connection pool.
 pub fn catalog(config: &Config) -> anyhow::Result<Catalog> {
-    let mut clients: HashMap<Duration, reqwest::Client> = HashMap::new();
+    let mut clients: HashMap<Duration, hearth_providers::HttpClient> = HashMap::new();
     let mut providers = Vec::with_capacity(config.gateway.providers.len());
     for p in &config.gateway.providers {
         let client = match clients.get(&p.connect_timeout) {

@@ -139,7 +139,9 @@ enum AuditCommand {
 /// Runs the CLI; the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // Requests are served by `serve`'s own worker threads; this runtime
+    // runs the commands and, under `serve`, the background work.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

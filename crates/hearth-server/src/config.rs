@@ -28,6 +28,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// How long in-flight requests get to finish after SIGTERM/SIGINT.
     pub shutdown_grace: Duration,
+    /// Request-serving threads (`server.workers`; by default one per core).
+    pub workers: usize,
     pub database: DatabaseConfig,
     pub limits: LimitsConfig,
     pub auth_cache_ttl: Duration,
@@ -111,6 +113,7 @@ struct RawServer {
     listen: Option<String>,
     max_body_bytes: Option<u64>,
     shutdown_grace_secs: Option<u64>,
+    workers: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -217,6 +220,7 @@ impl Config {
                 listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
                 max_body_bytes: 50 * 1024 * 1024,
                 shutdown_grace: Duration::from_secs(30),
+                workers: 1,
                 database: DatabaseConfig {
                     url: DEFAULT_DATABASE_URL.to_owned(),
                     max_connections: 8,
@@ -305,6 +309,7 @@ impl RawConfig {
             .try_into()
             .map_err(|_| ConfigError("key 'server.max_body_bytes': too large".to_owned()))?,
             shutdown_grace: Duration::from_secs(self.server.shutdown_grace_secs.unwrap_or(30)),
+            workers: workers(self.server.workers)?,
             database: DatabaseConfig {
                 url,
                 max_connections: u32::try_from(positive(
@@ -344,6 +349,21 @@ impl RawConfig {
             gateway,
             responses,
         })
+    }
+}
+
+/// The most request-serving threads accepted; far above any core count
+/// where one thread per core pays off.
+const MAX_WORKERS: u64 = 1024;
+
+/// `server.workers`: absent or 0 means one per available core.
+fn workers(value: Option<u64>) -> Result<usize, ConfigError> {
+    match value {
+        None | Some(0) => Ok(std::thread::available_parallelism().map_or(1, usize::from)),
+        Some(n) if n <= MAX_WORKERS => Ok(usize::try_from(n).unwrap_or(1)),
+        Some(n) => Err(ConfigError(format!(
+            "key 'server.workers': {n} is more than {MAX_WORKERS}"
+        ))),
     }
 }
 
@@ -544,5 +564,18 @@ mod tests {
         )
         .unwrap();
         assert!(!format!("{c:?}").contains("secret"));
+    }
+
+    #[test]
+    fn workers_default_to_one_per_core() {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(Config::load(None, env(&[]), None).unwrap().workers, cores);
+        let zero = Config::load(None, env(&[("HEARTH__SERVER__WORKERS", "0")]), None).unwrap();
+        assert_eq!(zero.workers, cores);
+        assert_eq!(load_str("[server]\nworkers = 3\n", &[]).unwrap().workers, 3);
+        let err = load_str("[server]\nworkers = 5000\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.workers"), "{err}");
     }
 }

@@ -9,6 +9,7 @@ use crate::app::{AppState, router};
 use crate::config::Config;
 use crate::telemetry::metrics_handle;
 use anyhow::Context as _;
+use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
 use axum::serve::ListenerExt as _;
 use hearth_engine::admin::Bootstrapped;
 use hearth_security::audit::{AuditOptions, spawn_writer};
@@ -18,6 +19,7 @@ use hearth_store::{Store, StoreOptions};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -80,9 +82,9 @@ pub async fn start(config: Config, admin_key: Option<String>) -> anyhow::Result<
         .await
         .context("bootstrap failed")?;
 
-    let listener = TcpListener::bind(config.listen)
-        .await
+    let listener = std::net::TcpListener::bind(config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
+    listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
 
     let writer_stop = CancellationToken::new();
@@ -97,6 +99,7 @@ pub async fn start(config: Config, admin_key: Option<String>) -> anyhow::Result<
     );
     let audit_writer_done = CancellationToken::new();
     let grace = config.shutdown_grace;
+    let worker_count = config.workers;
     let state = AppState {
         engine,
         auth,
@@ -109,7 +112,8 @@ pub async fn start(config: Config, admin_key: Option<String>) -> anyhow::Result<
     };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let shutdown = CancellationToken::new();
-    let stop = shutdown.clone();
+    let mut workers = Workers::start(worker_count, &listener, &app, &shutdown)?;
+    drop(listener);
     let writer_task = tokio::spawn(async move {
         if let Err(error) = writer.await {
             tracing::error!(%error, "audit writer ended abnormally");
@@ -117,35 +121,150 @@ pub async fn start(config: Config, admin_key: Option<String>) -> anyhow::Result<
         audit_writer_done.cancel();
     });
 
+    let stop = shutdown.clone();
     let task = tokio::spawn(async move {
-        let listener = listener.tap_io(|tcp| {
-            // Without it a response written in two pieces waits on a
-            // delayed ACK.
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "could not set TCP_NODELAY");
+        // Dropped unfinished (the runtime this runs on went away), the
+        // guard still lets the workers end.
+        let release = workers.release.clone().drop_guard();
+        stop.cancelled().await;
+        let served = tokio::time::timeout(grace, workers.wait_served()).await;
+        let result = match served {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::warn!(
+                    grace_secs = grace.as_secs(),
+                    "shutdown grace period over; dropping open connections"
+                );
+                Ok(())
             }
-        });
-        let server =
-            axum::serve(listener, app).with_graceful_shutdown(stop.clone().cancelled_owned());
-        tokio::select! {
-            result = server => result.context("server error")?,
-            () = async { stop.cancelled().await; tokio::time::sleep(grace).await } => {
-                tracing::warn!(grace_secs = grace.as_secs(), "shutdown grace period over; dropping open connections");
-            }
-        }
+        };
         writer_stop.cancel();
         writer_task.await.context("audit writer panicked")?;
         store.close().await;
+        drop(release);
+        workers.join().await?;
         tracing::info!("stopped");
-        Ok(())
+        result
     });
-    tracing::info!(%addr, "listening");
+    tracing::info!(%addr, workers = worker_count, "listening");
     Ok(Running {
         addr,
         bootstrapped,
         shutdown,
         task,
     })
+}
+
+type App = IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr>;
+
+/// The request-serving threads. Each runs its own single-threaded runtime
+/// and accepts from the shared listening socket, so a connection, its
+/// requests and their upstream calls stay on one thread: no hand-offs
+/// between threads on the hot path, and an idle thread is the first to
+/// pick up a new connection. Background work (the audit writer) stays on
+/// the runtime that called [`start`].
+struct Workers {
+    threads: Vec<std::thread::JoinHandle<()>>,
+    /// One per worker: resolves when it stopped serving.
+    served: Vec<oneshot::Receiver<std::io::Result<()>>>,
+    /// Cancelled once the store is closed: a worker's runtime ends only
+    /// then, since database connections it opened are driven by it.
+    release: CancellationToken,
+}
+
+impl Workers {
+    fn start(
+        count: usize,
+        listener: &std::net::TcpListener,
+        app: &App,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Workers> {
+        let release = CancellationToken::new();
+        let mut threads = Vec::with_capacity(count);
+        let mut served = Vec::with_capacity(count);
+        for index in 0..count {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start a worker runtime")?;
+            let listener = {
+                let _context = runtime.enter();
+                TcpListener::from_std(listener.try_clone()?)?
+            };
+            let (done, done_rx) = oneshot::channel();
+            served.push(done_rx);
+            let app = app.clone();
+            let stop = shutdown.clone();
+            let release = release.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("hearth-worker-{index}"))
+                .spawn(move || {
+                    runtime.block_on(async move {
+                        let result = tokio::select! {
+                            result = serve_connections(listener, app, stop) => result,
+                            () = release.cancelled() => Ok(()),
+                        };
+                        let _ = done.send(result);
+                        release.cancelled().await;
+                    });
+                })
+                .context("cannot start a worker thread")?;
+            threads.push(thread);
+        }
+        Ok(Workers {
+            threads,
+            served,
+            release,
+        })
+    }
+
+    /// Waits until every worker has stopped accepting and its connections
+    /// have finished; the first error, if any.
+    async fn wait_served(&mut self) -> anyhow::Result<()> {
+        let mut result = Ok(());
+        for done in &mut self.served {
+            if let Ok(Err(error)) = done.await
+                && result.is_ok()
+            {
+                result = Err(anyhow::Error::new(error).context("server error"));
+            }
+        }
+        result
+    }
+
+    /// Waits for the threads to end (after `release`).
+    async fn join(self) -> anyhow::Result<()> {
+        let threads = self.threads;
+        tokio::task::spawn_blocking(move || {
+            threads
+                .into_iter()
+                .map(std::thread::JoinHandle::join)
+                .all(|joined| joined.is_ok())
+        })
+        .await
+        .ok()
+        .filter(|all_ok| *all_ok)
+        .map(drop)
+        .context("a worker thread panicked")
+    }
+}
+
+/// One worker's accept loop, until `stop` and its open requests finish.
+async fn serve_connections(
+    listener: TcpListener,
+    app: App,
+    stop: CancellationToken,
+) -> std::io::Result<()> {
+    let listener = listener.tap_io(|tcp| {
+        // Without it a response written in two pieces waits on a delayed
+        // ACK.
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(stop.cancelled_owned())
+        .await
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -32,7 +32,7 @@ pub struct Anthropic {
 
 impl Anthropic {
     /// A client for `settings`, sharing the pooled `client`.
-    pub fn new(settings: ProviderSettings, client: reqwest::Client) -> Self {
+    pub fn new(settings: ProviderSettings, client: crate::HttpClient) -> Self {
         let upstream = Upstream::new(
             settings,
             client,

@@ -354,7 +354,7 @@ mod tests {
     fn upstream() -> Arc<Upstream> {
         Arc::new(Upstream::new(
             ProviderSettings::new("claude-main", ProviderKind::Anthropic),
-            reqwest::Client::new(),
+            crate::http_client(std::time::Duration::from_secs(1)).expect("client"),
             reqwest::header::HeaderName::from_static("x-api-key"),
             false,
         ))

@@ -41,7 +41,7 @@ enum Endpoint {
 
 impl OpenAi {
     /// A client for `settings`, sharing the pooled `client`.
-    pub fn new(settings: ProviderSettings, client: reqwest::Client) -> Self {
+    pub fn new(settings: ProviderSettings, client: crate::HttpClient) -> Self {
         let upstream = Upstream::new(settings, client, AUTHORIZATION, true);
         OpenAi {
             chat_url: upstream.url("/chat/completions"),

@@ -281,7 +281,7 @@ mod tests {
     fn upstream() -> Arc<Upstream> {
         Arc::new(Upstream::new(
             ProviderSettings::new("local", ProviderKind::OpenAi),
-            reqwest::Client::new(),
+            crate::http_client(std::time::Duration::from_secs(1)).expect("client"),
             reqwest::header::AUTHORIZATION,
             true,
         ))

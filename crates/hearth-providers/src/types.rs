@@ -42,10 +42,28 @@ pub struct Usage {
 /// A whole (non-streamed) answer.
 #[derive(Debug, Clone)]
 pub struct Completion {
-    /// An OpenAI `chat.completion` or `text_completion` object.
-    pub body: Value,
+    /// An OpenAI `chat.completion` or `text_completion` object as JSON
+    /// bytes, ready to send: the openai passthrough hands on upstream's
+    /// bytes without parsing them into a tree and writing them out again.
+    pub body: Bytes,
     /// The upstream's token count, if it gave one.
     pub usage: Option<Usage>,
+}
+
+impl Completion {
+    /// An answer built as a JSON value (by a translating provider).
+    pub fn from_value(body: &Value, usage: Option<Usage>) -> Completion {
+        Completion {
+            // Serialising a `Value` cannot fail: its keys are strings.
+            body: Bytes::from(serde_json::to_vec(body).unwrap_or_default()),
+            usage,
+        }
+    }
+
+    /// The answer parsed.
+    pub fn json(&self) -> serde_json::Result<Value> {
+        serde_json::from_slice(&self.body)
+    }
 }
 
 /// One item of a streamed answer.

@@ -245,7 +245,10 @@ async fn openai_passes_unknown_fields_through_and_reads_usage() {
         "seed": 1, "user": "u", "metadata": {"k": "v"}, "logprobs": true, "brand_new_field": [1, 2]
     });
     let completion = provider.chat(request(body.clone(), false)).await.unwrap();
-    assert_eq!(completion.body["choices"][0]["message"]["content"], "Hi");
+    assert_eq!(
+        completion.json().unwrap()["choices"][0]["message"]["content"],
+        "Hi"
+    );
     assert_eq!(
         completion.usage,
         Some(Usage {
@@ -601,9 +604,12 @@ async fn anthropic_completion_and_legacy_completion_round_trip() {
     let provider = provider(ProviderKind::Anthropic, addr, Duration::from_secs(5));
 
     let chat = provider.chat(hello()).await.unwrap();
-    assert_eq!(chat.body["object"], "chat.completion");
-    assert_eq!(chat.body["model"], "client-model");
-    assert_eq!(chat.body["choices"][0]["message"]["content"], "4");
+    assert_eq!(chat.json().unwrap()["object"], "chat.completion");
+    assert_eq!(chat.json().unwrap()["model"], "client-model");
+    assert_eq!(
+        chat.json().unwrap()["choices"][0]["message"]["content"],
+        "4"
+    );
     assert_eq!(
         chat.usage,
         Some(Usage {
@@ -619,9 +625,9 @@ async fn anthropic_completion_and_legacy_completion_round_trip() {
         ))
         .await
         .unwrap();
-    assert_eq!(legacy.body["object"], "text_completion");
-    assert_eq!(legacy.body["id"], "cmpl-msg_5");
-    assert_eq!(legacy.body["choices"][0]["text"], "4");
+    assert_eq!(legacy.json().unwrap()["object"], "text_completion");
+    assert_eq!(legacy.json().unwrap()["id"], "cmpl-msg_5");
+    assert_eq!(legacy.json().unwrap()["choices"][0]["text"], "4");
     let sent = seen.lock().unwrap()[1].1.clone();
     assert_eq!(
         sent["messages"],

@@ -142,7 +142,7 @@ pub(crate) fn completion(
     if let Some(usage) = usage {
         body["usage"] = serde_json::to_value(UsageJson::from(usage)).unwrap_or(Value::Null);
     }
-    Ok(Completion { body, usage })
+    Ok(Completion::from_value(&body, usage))
 }
 
 #[cfg(test)]
@@ -165,7 +165,7 @@ mod tests {
                 completion_tokens: 3
             })
         );
-        let mut body = out.body;
+        let mut body = out.json().unwrap();
         assert!(body["created"].as_u64().unwrap() > 1_600_000_000);
         body["created"] = json!(0);
         assert_eq!(
@@ -192,7 +192,8 @@ mod tests {
         });
         let body = completion(upstream, "claude", Shape::Chat, "a")
             .unwrap()
-            .body;
+            .json()
+            .unwrap();
         let message = &body["choices"][0]["message"];
         assert_eq!(message["content"], Value::Null);
         assert_eq!(body["choices"][0]["finish_reason"], "tool_calls");
@@ -229,7 +230,8 @@ mod tests {
         });
         let body = completion(upstream, "claude", Shape::Text, "a")
             .unwrap()
-            .body;
+            .json()
+            .unwrap();
         assert_eq!(body["id"], "cmpl-msg_03");
         assert_eq!(body["object"], "text_completion");
         assert_eq!(

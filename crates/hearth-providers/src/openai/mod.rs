@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use reqwest::Url;
 use reqwest::header::AUTHORIZATION;
-use serde::Deserialize as _;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
 
 use crate::http::Upstream;
@@ -23,6 +24,27 @@ use crate::{
     ChatRequest, Completion, EventStream, LlmProvider, ProviderError, ProviderSettings, legacy,
 };
 use stream::{ChatToText, OpenAiUsage, Passthrough};
+
+/// What the passthrough reads of a whole answer; everything else is
+/// validated and skipped without being copied.
+#[derive(Debug, Deserialize)]
+struct CompletionProbe {
+    #[serde(default)]
+    choices: Option<IgnoredAny>,
+    /// `null` reads as absent.
+    #[serde(default)]
+    error: Option<Value>,
+    /// A malformed usage object is no usage rather than a failed call.
+    #[serde(default, deserialize_with = "lenient_usage")]
+    usage: Option<OpenAiUsage>,
+}
+
+fn lenient_usage<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<OpenAiUsage>, D::Error> {
+    Ok(Option::<Value>::deserialize(deserializer)?
+        .and_then(|usage| OpenAiUsage::deserialize(usage).ok()))
+}
 
 /// A client of one OpenAI-compatible server.
 #[derive(Debug, Clone)]
@@ -74,11 +96,15 @@ impl OpenAi {
         body.remove("stream_options");
         let request = self.upstream.post(self.url(endpoint), &body)?;
         let response = self.upstream.send(request).await?;
-        let value = self.upstream.json(response).await?;
+        let (body, probe) = self
+            .upstream
+            .object_with::<CompletionProbe>(response)
+            .await?;
         // Some servers answer 200 with an error object.
-        if value.get("error").is_some_and(|e| !e.is_null()) && value.get("choices").is_none() {
-            let (message, kind) = crate::http::error_fields_of(&value)
-                .unwrap_or_else(|| ("unknown error".to_owned(), None));
+        if let (Some(error), None) = (probe.error, probe.choices) {
+            let (message, kind) =
+                crate::http::error_fields_of(&serde_json::json!({ "error": error }))
+                    .unwrap_or_else(|| ("unknown error".to_owned(), None));
             return Err(ProviderError::upstream(
                 self.upstream.name(),
                 502,
@@ -88,11 +114,10 @@ impl OpenAi {
                 self.upstream.settings.api_key.as_ref(),
             ));
         }
-        let usage = value
-            .get("usage")
-            .and_then(|u| OpenAiUsage::deserialize(u).ok())
-            .map(Into::into);
-        Ok(Completion { body: value, usage })
+        Ok(Completion {
+            body,
+            usage: probe.usage.map(Into::into),
+        })
     }
 
     /// Opens a stream: `stream: true`, and usage requested when Hearth's
@@ -150,10 +175,16 @@ impl LlmProvider for OpenAi {
         }
         let body = legacy::chat_body(req.body)?;
         let chat = self.call(Endpoint::Chat, body, req.upstream_model).await?;
-        Ok(Completion {
-            body: legacy::text_completion(&chat.body),
-            usage: chat.usage,
-        })
+        let value = chat.json().map_err(|e| {
+            ProviderError::InvalidResponse(format!(
+                "provider {} sent a chat completion that is not JSON: {e}",
+                self.upstream.name()
+            ))
+        })?;
+        Ok(Completion::from_value(
+            &legacy::text_completion(&value),
+            chat.usage,
+        ))
     }
 
     async fn completion_stream(&self, req: ChatRequest) -> Result<EventStream, ProviderError> {

@@ -6,8 +6,9 @@ use crate::error::ApiError;
 use crate::extract::{ApiJsonLen, Caller};
 use crate::meter::Meter;
 use crate::sse;
-use axum::Json;
 use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use hearth_engine::gateway::{Endpoint, ModelCall, Reply};
 use serde_json::{Map, Value};
@@ -55,7 +56,8 @@ async fn call(
             if let Some(usage) = completion.usage {
                 meter.report(usage);
             }
-            Json(completion.body).into_response()
+            let json = [(CONTENT_TYPE, HeaderValue::from_static("application/json"))];
+            (json, completion.body).into_response()
         }
         Reply::Stream(events) => sse::relay(events, meter),
     };

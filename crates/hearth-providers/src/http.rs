@@ -9,9 +9,13 @@ use std::error::Error as StdError;
 use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
-use reqwest::{RequestBuilder, Response, Url};
+use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use http::{Method, Request, StatusCode, Uri};
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Incoming;
 use serde_json::Value;
+use std::pin::Pin;
+use tokio::time::Sleep;
 
 use crate::error::redact;
 use crate::{ProviderError, ProviderSettings};
@@ -79,42 +83,69 @@ impl Upstream {
         &self.settings.name
     }
 
-    /// `base_url` joined with `path` (which starts with `/`).
-    pub(crate) fn url(&self, path: &str) -> Result<Url, String> {
+    /// `base_url` joined with `path` (which starts with `/`): an absolute
+    /// `http` or `https` URL.
+    pub(crate) fn url(&self, path: &str) -> Result<Uri, String> {
         let base = self.settings.base_url.trim_end_matches('/');
-        Url::parse(&format!("{base}{path}")).map_err(|e| {
+        let invalid = |why: &dyn std::fmt::Display| {
             format!(
-                "the base_url of provider {} is not a valid URL: {e}",
+                "the base_url of provider {} is not a valid URL: {why}",
                 self.settings.name
             )
-        })
+        };
+        let uri = format!("{base}{path}")
+            .parse::<Uri>()
+            .map_err(|e| invalid(&e))?;
+        match uri.scheme_str() {
+            Some("http" | "https") if uri.host().is_some_and(|h| !h.is_empty()) => Ok(uri),
+            _ => Err(invalid(
+                &"it must start with http:// or https:// and name a host",
+            )),
+        }
     }
 
     /// A POST of `body` as JSON to `url`, with the credential header.
     pub(crate) fn post(
         &self,
-        url: &Result<Url, String>,
+        url: &Result<Uri, String>,
         body: &impl serde::Serialize,
-    ) -> Result<RequestBuilder, ProviderError> {
+    ) -> Result<Post, ProviderError> {
         if let Some(broken) = &self.broken {
             return Err(ProviderError::Connect(broken.clone()));
         }
         let url = url.clone().map_err(ProviderError::Connect)?;
-        let mut request = self.client.get().post(url).json(body);
+        let body = serde_json::to_vec(body).map_err(|e| {
+            ProviderError::Connect(format!("could not encode the request body: {e}"))
+        })?;
+        let mut request = Request::new(Full::new(Bytes::from(body)));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = url;
+        let headers = request.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
         if let Some((name, value)) = &self.auth {
-            request = request.header(name, value);
+            headers.insert(name.clone(), value.clone());
         }
-        Ok(request)
+        Ok(Post { request })
     }
 
     /// Sends the request with the provider's timeout (which also bounds
     /// reading the body) and returns the response if it is 2xx.
-    pub(crate) async fn send(&self, request: RequestBuilder) -> Result<Response, ProviderError> {
-        let response = request
-            .timeout(self.settings.timeout)
-            .send()
-            .await
-            .map_err(|e| self.transport_error(e, "could not reach"))?;
+    pub(crate) async fn send(&self, post: Post) -> Result<Response, ProviderError> {
+        let mut deadline = Box::pin(tokio::time::sleep(self.settings.timeout));
+        let sent = tokio::select! {
+            sent = self.client.get().request(post.request) => sent,
+            () = &mut deadline => return Err(ProviderError::Timeout),
+        };
+        let (head, body) = sent
+            .map_err(|e| self.transport_error(&e, "could not reach"))?
+            .into_parts();
+        let response = Response {
+            status: head.status,
+            headers: head.headers,
+            body,
+            deadline,
+        };
         if response.status().is_success() {
             Ok(response)
         } else {
@@ -202,13 +233,17 @@ impl Upstream {
         )))
     }
 
-    /// Maps a reqwest failure: a timeout, or a connection that could not be
-    /// made or broke (`doing` says when).
-    pub(crate) fn transport_error(&self, error: reqwest::Error, doing: &str) -> ProviderError {
-        if error.is_timeout() {
+    /// Maps a transport failure: a timeout, or a connection that could not
+    /// be made or broke (`doing` says when).
+    pub(crate) fn transport_error(
+        &self,
+        error: &(dyn StdError + 'static),
+        doing: &str,
+    ) -> ProviderError {
+        if timed_out(error) {
             return ProviderError::Timeout;
         }
-        let chain = error_chain(&error.without_url());
+        let chain = error_chain(error);
         ProviderError::Connect(format!(
             "{doing} provider {}: {}",
             self.name(),
@@ -217,11 +252,15 @@ impl Upstream {
     }
 
     /// A failure while reading a stream that has started.
-    pub(crate) fn stream_error(&self, error: reqwest::Error) -> ProviderError {
-        if error.is_timeout() {
+    pub(crate) fn stream_error(&self, error: BodyError) -> ProviderError {
+        let error = match error {
+            BodyError::Timeout => return ProviderError::Timeout,
+            BodyError::Broken(error) => error,
+        };
+        if timed_out(&error) {
             return ProviderError::Timeout;
         }
-        let chain = error_chain(&error.without_url());
+        let chain = error_chain(&error);
         ProviderError::Stream(format!(
             "the connection to provider {} broke: {}",
             self.name(),
@@ -273,7 +312,10 @@ impl Upstream {
                     body.extend_from_slice(&chunk);
                 }
                 Ok(None) => return Ok((body.freeze(), true)),
-                Err(e) => return Err(self.transport_error(e, "lost the response of")),
+                Err(BodyError::Timeout) => return Err(ProviderError::Timeout),
+                Err(BodyError::Broken(e)) => {
+                    return Err(self.transport_error(&e, "lost the response of"));
+                }
             }
         }
     }
@@ -353,6 +395,87 @@ pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Durati
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// The `User-Agent` Hearth sends upstream.
+const USER_AGENT_VALUE: &str = concat!("hearth/", env!("CARGO_PKG_VERSION"));
+
+/// A request ready to send (see [`Upstream::post`]). Its credential
+/// header is marked sensitive, so `Debug` does not show it.
+#[derive(Debug)]
+pub(crate) struct Post {
+    request: Request<Full<Bytes>>,
+}
+
+impl Post {
+    /// Adds a header.
+    pub(crate) fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.request.headers_mut().insert(name, value);
+        self
+    }
+}
+
+/// An upstream answer whose body is read within what is left of the
+/// provider's timeout. Dropping it closes the connection if the body was
+/// not read to the end.
+pub(crate) struct Response {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Incoming,
+    deadline: Pin<Box<Sleep>>,
+}
+
+/// Why a body could not be read.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// The provider's timeout ran out.
+    Timeout,
+    /// The connection broke or the body was malformed.
+    Broken(hyper::Error),
+}
+
+impl Response {
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub(crate) fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The next piece of the body; `None` at its end.
+    pub(crate) async fn chunk(&mut self) -> Result<Option<Bytes>, BodyError> {
+        loop {
+            let frame = tokio::select! {
+                frame = self.body.frame() => frame,
+                () = &mut self.deadline => return Err(BodyError::Timeout),
+            };
+            match frame {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(BodyError::Broken(e)),
+                // Trailers carry nothing a provider answer needs.
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        return Ok(Some(data));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Whether a timeout (of the connect step) is somewhere in `error`'s chain.
+fn timed_out(error: &(dyn StdError + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// An error and its sources on one line.
@@ -457,7 +580,7 @@ mod tests {
         let upstream = Upstream::new(
             settings,
             crate::http_client(Duration::from_secs(1)).expect("client"),
-            reqwest::header::AUTHORIZATION,
+            http::header::AUTHORIZATION,
             true,
         );
         let url = upstream.url("/chat/completions");
@@ -477,11 +600,11 @@ mod tests {
         let upstream = Upstream::new(
             settings,
             crate::http_client(Duration::from_secs(1)).expect("client"),
-            reqwest::header::AUTHORIZATION,
+            http::header::AUTHORIZATION,
             true,
         );
         assert_eq!(
-            upstream.url("/chat/completions").unwrap().as_str(),
+            upstream.url("/chat/completions").unwrap().to_string(),
             "http://127.0.0.1:9/v1/chat/completions"
         );
     }

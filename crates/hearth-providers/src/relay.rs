@@ -9,11 +9,9 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
-use reqwest::Response;
 
-use crate::http::Upstream;
+use crate::http::{Response, Upstream};
 use crate::sse::{MAX_EVENT_BYTES, SseDecoder, SseEvent};
 use crate::{EventStream, ProviderError, StreamEvent};
 
@@ -40,7 +38,7 @@ const DRAIN_GRACE: Duration = Duration::from_millis(100);
 /// The relay's state between items.
 struct Relay<T> {
     upstream: Arc<Upstream>,
-    body: std::pin::Pin<Box<dyn futures_core::Stream<Item = reqwest::Result<Bytes>> + Send>>,
+    body: Response,
     decoder: SseDecoder,
     translate: T,
     out: Out,
@@ -60,7 +58,7 @@ pub(crate) fn relay<T: Translate>(
 ) -> EventStream {
     let relay = Relay {
         upstream: Arc::clone(upstream),
-        body: Box::pin(response.bytes_stream()),
+        body: response,
         decoder: SseDecoder::default(),
         translate,
         out: Out::new(),
@@ -106,7 +104,7 @@ impl<T: Translate> Relay<T> {
 
     /// Reads the next network chunk, or handles the body's end.
     async fn read(&mut self) {
-        match self.body.next().await {
+        match self.body.chunk().await.transpose() {
             Some(Ok(chunk)) => {
                 self.received_bytes |= !chunk.iter().all(u8::is_ascii_whitespace);
                 self.decoder.feed(&chunk);
@@ -160,7 +158,7 @@ impl<T: Translate> Relay<T> {
         let body = &mut self.body;
         let _ = tokio::time::timeout(DRAIN_GRACE, async {
             let mut left = 64 * 1024usize;
-            while let Some(Ok(chunk)) = body.next().await {
+            while let Ok(Some(chunk)) = body.chunk().await {
                 left = left.saturating_sub(chunk.len());
                 if left == 0 {
                     break;

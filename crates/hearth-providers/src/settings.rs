@@ -5,6 +5,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde::Deserialize;
 use thread_local::ThreadLocal;
 
@@ -134,12 +139,17 @@ pub struct HttpClient {
     inner: Arc<ClientInner>,
 }
 
+/// One thread's pooled HTTP/1.1 client: TLS by rustls with the webpki
+/// roots, plain HTTP too.
+pub(crate) type Client =
+    hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
 struct ClientInner {
     connect_timeout: Duration,
-    per_thread: ThreadLocal<reqwest::Client>,
+    per_thread: ThreadLocal<Client>,
     /// Built (and checked) at construction; used by a thread whose own
     /// client cannot be built, which only a resource shortage could cause.
-    first: reqwest::Client,
+    first: Client,
 }
 
 impl fmt::Debug for HttpClient {
@@ -152,7 +162,7 @@ impl fmt::Debug for HttpClient {
 
 impl HttpClient {
     /// This thread's client.
-    pub fn get(&self) -> &reqwest::Client {
+    pub(crate) fn get(&self) -> &Client {
         let inner = &*self.inner;
         inner
             .per_thread
@@ -173,15 +183,23 @@ pub fn http_client(connect_timeout: Duration) -> Result<HttpClient, ProviderErro
     })
 }
 
-fn build_client(connect_timeout: Duration) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .use_rustls_tls()
-        .tcp_nodelay(true)
-        .connect_timeout(connect_timeout)
-        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("hearth/", env!("CARGO_PKG_VERSION")))
-        .build()
+fn build_client(connect_timeout: Duration) -> Result<Client, rustls::Error> {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(connect_timeout));
+    // The TLS layer below decides by scheme.
+    http.enforce_http(false);
+    let connector = HttpsConnectorBuilder::new()
+        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())?
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(
+        hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .pool_timer(TokioTimer::new())
+            .build(connector),
+    )
 }
 
 #[cfg(test)]
@@ -224,10 +242,10 @@ mod tests {
     #[test]
     fn each_thread_gets_its_own_client() {
         let client = http_client(Duration::from_secs(5)).expect("client");
-        let here: *const reqwest::Client = client.get();
+        let here: *const Client = client.get();
         assert!(std::ptr::eq(here, client.get()), "one client per thread");
         let shared = client.clone();
-        let there = std::thread::spawn(move || shared.get() as *const reqwest::Client as usize)
+        let there = std::thread::spawn(move || shared.get() as *const Client as usize)
             .join()
             .expect("thread");
         assert_ne!(here as usize, there, "another thread builds its own");

@@ -128,6 +128,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 .code("invalid_json"),
         });
     }
+    // The common case pays for no path tracking; a body that fails is
+    // parsed again, tracking the path, to say where.
+    if let Ok(value) = serde_json::from_slice::<T>(bytes) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: Result<T, _> = serde_path_to_error::deserialize(&mut de);
     if value.is_ok()

@@ -10,8 +10,8 @@ mod tools;
 
 use std::sync::Arc;
 
-use reqwest::Url;
-use reqwest::header::HeaderName;
+use http::Uri;
+use http::header::{HeaderName, HeaderValue};
 
 use crate::chunk::Shape;
 use crate::http::Upstream;
@@ -27,7 +27,7 @@ const ANTHROPIC_VERSION: &str = "2023-06-01";
 #[derive(Debug, Clone)]
 pub struct Anthropic {
     upstream: Arc<Upstream>,
-    messages_url: Result<Url, String>,
+    messages_url: Result<Uri, String>,
 }
 
 impl Anthropic {
@@ -95,14 +95,11 @@ impl Anthropic {
         started(&self.upstream, relay(&self.upstream, response, translate)).await
     }
 
-    fn post(
-        &self,
-        request: &request::MessagesRequest,
-    ) -> Result<reqwest::RequestBuilder, ProviderError> {
-        Ok(self
-            .upstream
-            .post(&self.messages_url, request)?
-            .header("anthropic-version", ANTHROPIC_VERSION))
+    fn post(&self, request: &request::MessagesRequest) -> Result<crate::http::Post, ProviderError> {
+        Ok(self.upstream.post(&self.messages_url, request)?.header(
+            HeaderName::from_static("anthropic-version"),
+            HeaderValue::from_static(ANTHROPIC_VERSION),
+        ))
     }
 }
 

@@ -355,7 +355,7 @@ mod tests {
         Arc::new(Upstream::new(
             ProviderSettings::new("claude-main", ProviderKind::Anthropic),
             crate::http_client(std::time::Duration::from_secs(1)).expect("client"),
-            reqwest::header::HeaderName::from_static("x-api-key"),
+            http::header::HeaderName::from_static("x-api-key"),
             false,
         ))
     }

@@ -12,8 +12,8 @@ mod stream;
 
 use std::sync::Arc;
 
-use reqwest::Url;
-use reqwest::header::AUTHORIZATION;
+use http::Uri;
+use http::header::AUTHORIZATION;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
@@ -50,8 +50,8 @@ fn lenient_usage<'de, D: serde::Deserializer<'de>>(
 #[derive(Debug, Clone)]
 pub struct OpenAi {
     upstream: Arc<Upstream>,
-    chat_url: Result<Url, String>,
-    completions_url: Result<Url, String>,
+    chat_url: Result<Uri, String>,
+    completions_url: Result<Uri, String>,
 }
 
 /// Which endpoint a call goes to.
@@ -77,7 +77,7 @@ impl OpenAi {
         &self.upstream.settings
     }
 
-    fn url(&self, endpoint: Endpoint) -> &Result<Url, String> {
+    fn url(&self, endpoint: Endpoint) -> &Result<Uri, String> {
         match endpoint {
             Endpoint::Chat => &self.chat_url,
             Endpoint::Completions => &self.completions_url,
@@ -128,7 +128,7 @@ impl OpenAi {
         mut body: Map<String, Value>,
         upstream_model: String,
         include_usage: bool,
-    ) -> Result<reqwest::Response, ProviderError> {
+    ) -> Result<crate::http::Response, ProviderError> {
         body.insert("model".to_owned(), Value::String(upstream_model));
         body.insert("stream".to_owned(), Value::Bool(true));
         if self.upstream.settings.stream_usage || include_usage {

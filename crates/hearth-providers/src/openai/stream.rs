@@ -282,7 +282,7 @@ mod tests {
         Arc::new(Upstream::new(
             ProviderSettings::new("local", ProviderKind::OpenAi),
             crate::http_client(std::time::Duration::from_secs(1)).expect("client"),
-            reqwest::header::AUTHORIZATION,
+            http::header::AUTHORIZATION,
             true,
         ))
     }

@@ -3,7 +3,7 @@
 //!
 //! The hot path only enqueues (waiting for room if the queue is full, so a
 //! stalled database slows callers instead of losing records). The writer
-//! takes what is queued, lingering a few milliseconds for more so that a
+//! takes what is queued, lingering briefly (20 ms by default) for more so that a
 //! steady trickle still commits in groups, and writes the audit records
 //! (hash-chained), their token usage and their keys' last-use times in one
 //! transaction. A flush request cuts the linger short. On shutdown it
@@ -13,8 +13,9 @@ use hearth_store::Store;
 use hearth_types::AuditEntry;
 use hearth_types::usage::UsageRecord;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 /// Tuning for the audit buffer.
@@ -35,7 +36,7 @@ impl Default for AuditOptions {
         AuditOptions {
             capacity: 16_384,
             max_batch: 1_024,
-            linger: Duration::from_millis(5),
+            linger: Duration::from_millis(20),
         }
     }
 }
@@ -67,6 +68,8 @@ enum Message {
 pub struct AuditSink {
     tx: mpsc::Sender<Message>,
     capacity: usize,
+    /// Wakes the writer out of its linger when a flush is queued.
+    flush_now: Arc<Notify>,
 }
 
 impl AuditSink {
@@ -109,6 +112,7 @@ impl AuditSink {
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
         if self.tx.send(Message::Flush(done)).await.is_ok() {
+            self.flush_now.notify_one();
             let _ = wait.await;
         }
     }
@@ -128,15 +132,24 @@ pub fn spawn_writer(
 ) -> (AuditSink, tokio::task::JoinHandle<()>) {
     let capacity = options.capacity.max(1);
     let (tx, rx) = mpsc::channel(capacity);
+    let flush_now = Arc::new(Notify::new());
     let writer = Writer {
         store,
         rx,
         max_batch: options.max_batch.max(1),
         linger: options.linger,
         last_use_written: HashMap::new(),
+        flush_now: Arc::clone(&flush_now),
     };
     let handle = tokio::spawn(writer.run(shutdown));
-    (AuditSink { tx, capacity }, handle)
+    (
+        AuditSink {
+            tx,
+            capacity,
+            flush_now,
+        },
+        handle,
+    )
 }
 
 struct Writer {
@@ -146,6 +159,7 @@ struct Writer {
     linger: Duration,
     /// The last-use time last written per key.
     last_use_written: HashMap<String, i64>,
+    flush_now: Arc<Notify>,
 }
 
 impl Writer {
@@ -162,11 +176,11 @@ impl Writer {
             batch.push(first);
             // Sleep through the linger rather than waking for each record:
             // senders then only enqueue, and the group is drained at once.
-            // A flush request skips it; one that arrives during it waits at
-            // most the linger.
+            // A flush request skips it or cuts it short.
             if !flushing && !shutdown.is_cancelled() && !self.linger.is_zero() {
                 tokio::select! {
                     () = tokio::time::sleep(self.linger) => {}
+                    () = self.flush_now.notified() => {}
                     () = shutdown.cancelled() => {}
                 }
             }
@@ -221,11 +235,8 @@ impl Writer {
             })
             .collect();
         if !entries.is_empty() || !uses.is_empty() {
-            let count = entries.len();
-            self.write_with_retry("audit records", count, shutdown, || {
-                self.store.commit_calls(entries.clone(), &usage, &uses)
-            })
-            .await;
+            self.commit_with_retry(&mut entries, &usage, &uses, shutdown)
+                .await;
             for (key, at) in uses {
                 self.last_use_written.insert(key, at);
             }
@@ -235,33 +246,34 @@ impl Writer {
         }
     }
 
-    /// Runs a write, retrying while the database is unavailable. While
-    /// running it retries until the database is back (callers wait on the
-    /// full queue rather than lose records); during shutdown it gives up
-    /// after a bounded number of tries so the process can exit.
-    async fn write_with_retry<F, Fut>(
+    /// Commits the calls' records, retrying while the database is
+    /// unavailable. While running it retries until the database is back
+    /// (callers wait on the full queue rather than lose records); during
+    /// shutdown it gives up after a bounded number of tries so the process
+    /// can exit.
+    async fn commit_with_retry(
         &self,
-        what: &str,
-        count: usize,
+        entries: &mut [AuditEntry],
+        usage: &[UsageRecord],
+        uses: &[(String, i64)],
         shutdown: &CancellationToken,
-        mut op: F,
-    ) where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<(), hearth_store::StoreError>>,
-    {
+    ) {
         let mut delay = Duration::from_millis(50);
         let mut tries_left_after_shutdown = 5;
         loop {
-            let Err(error) = op().await else { return };
+            let Err(error) = self.store.commit_calls(entries, usage, uses).await else {
+                return;
+            };
             metrics::counter!("hearth_audit_write_errors_total").increment(1);
+            let count = entries.len();
             if shutdown.is_cancelled() {
                 tries_left_after_shutdown -= 1;
                 if tries_left_after_shutdown == 0 {
-                    tracing::error!(%error, lost = count, "{what} could not be written before exit");
+                    tracing::error!(%error, lost = count, "audit records could not be written before exit");
                     return;
                 }
             }
-            tracing::warn!(%error, pending = count, "{what} write failed; retrying");
+            tracing::warn!(%error, pending = count, "audit records write failed; retrying");
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(5));
         }

@@ -232,7 +232,7 @@ impl Config {
                 auth_cache_ttl: Duration::from_secs(10),
                 audit_capacity: 16_384,
                 audit_max_batch: 1_024,
-                audit_linger: Duration::from_millis(5),
+                audit_linger: Duration::from_millis(20),
                 log_format: LogFormat::Text,
                 gateway: GatewayConfig::default(),
                 responses: default_responses(),
@@ -344,7 +344,7 @@ impl RawConfig {
                 1_024,
             )?)
             .unwrap_or(1_024),
-            audit_linger: Duration::from_millis(self.audit.linger_ms.unwrap_or(5).min(1_000)),
+            audit_linger: Duration::from_millis(self.audit.linger_ms.unwrap_or(20).min(1_000)),
             log_format: self.log.format.unwrap_or(LogFormat::Text),
             gateway,
             responses,

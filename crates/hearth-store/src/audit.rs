@@ -9,7 +9,6 @@
 use hearth_types::AuditEntry;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::fmt::Write as _;
 
 /// Names the encoding, so a future change to it can be told apart from
 /// tampering.
@@ -23,35 +22,51 @@ const ENCODING_VERSION: &str = "hearth-audit-v1";
 /// can make two different records encode the same way (a plain separator
 /// join could, by moving the separator into a field).
 pub fn chain_hash(entry: &AuditEntry) -> String {
-    let canonical = serde_json::json!([
-        ENCODING_VERSION,
-        entry.seq,
-        entry.id,
-        entry.created_at,
-        entry.request_id,
-        entry.org_id,
-        entry.user_id,
-        entry.key_prefix,
-        entry.method,
-        entry.path,
-        entry.status,
-        entry.latency_us,
-        entry.client_addr,
-        entry.user_agent,
-        entry.action,
-        entry.resource_id,
-        entry.model,
-        entry.input_tokens,
-        entry.output_tokens,
-        entry.prev_hash,
-    ]);
-    let digest = Sha256::digest(canonical.to_string().as_bytes());
+    // Written straight from the fields, without building a JSON tree; the
+    // bytes are those of the array as `serde_json` writes any value.
+    let canonical = serde_json::to_vec(&Canonical(entry)).unwrap_or_default();
+    let digest = Sha256::digest(&canonical);
     let mut hex = String::with_capacity(64);
     for byte in digest {
-        // Writing to a String cannot fail.
-        let _ = write!(hex, "{byte:02x}");
+        hex.push(char::from(HEX[usize::from(byte >> 4)]));
+        hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
     }
     hex
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// The canonical encoding of a record: a JSON array of its fields in a
+/// fixed order (see [`chain_hash`]).
+struct Canonical<'a>(&'a AuditEntry);
+
+impl Serialize for Canonical<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple as _;
+        let e = self.0;
+        let mut t = serializer.serialize_tuple(20)?;
+        t.serialize_element(ENCODING_VERSION)?;
+        t.serialize_element(&e.seq)?;
+        t.serialize_element(&e.id)?;
+        t.serialize_element(&e.created_at)?;
+        t.serialize_element(&e.request_id)?;
+        t.serialize_element(&e.org_id)?;
+        t.serialize_element(&e.user_id)?;
+        t.serialize_element(&e.key_prefix)?;
+        t.serialize_element(&e.method)?;
+        t.serialize_element(&e.path)?;
+        t.serialize_element(&e.status)?;
+        t.serialize_element(&e.latency_us)?;
+        t.serialize_element(&e.client_addr)?;
+        t.serialize_element(&e.user_agent)?;
+        t.serialize_element(&e.action)?;
+        t.serialize_element(&e.resource_id)?;
+        t.serialize_element(&e.model)?;
+        t.serialize_element(&e.input_tokens)?;
+        t.serialize_element(&e.output_tokens)?;
+        t.serialize_element(&e.prev_hash)?;
+        t.end()
+    }
 }
 
 /// The outcome of `Store::verify_audit_chain`.
@@ -159,6 +174,43 @@ mod tests {
         assert_eq!(h, chain_hash(&sample()));
         assert_eq!(h.len(), 64);
         assert!(h.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')), "{h}");
+    }
+
+    #[test]
+    fn encoding_is_the_json_array_of_the_fields() {
+        // Chains written before must keep verifying: the encoding is exactly
+        // the JSON array of the fields as a tree would print it.
+        let mut odd = sample();
+        odd.user_agent = Some("a \"q\" \\ \u{1}\t é 😀 \u{2028}".into());
+        for e in [sample(), AuditEntry::default(), odd] {
+            let tree = serde_json::json!([
+                ENCODING_VERSION,
+                e.seq,
+                e.id,
+                e.created_at,
+                e.request_id,
+                e.org_id,
+                e.user_id,
+                e.key_prefix,
+                e.method,
+                e.path,
+                e.status,
+                e.latency_us,
+                e.client_addr,
+                e.user_agent,
+                e.action,
+                e.resource_id,
+                e.model,
+                e.input_tokens,
+                e.output_tokens,
+                e.prev_hash,
+            ]);
+            let direct = serde_json::to_vec(&Canonical(&e)).unwrap();
+            assert_eq!(String::from_utf8(direct).unwrap(), tree.to_string());
+            let digest = Sha256::digest(tree.to_string().as_bytes());
+            let expected: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(chain_hash(&e), expected);
+        }
     }
 
     #[test]

@@ -68,7 +68,7 @@ impl Store {
     /// their keys' last-use times.
     pub async fn commit_calls(
         &self,
-        entries: Vec<AuditEntry>,
+        entries: &mut [AuditEntry],
         usage: &[UsageRecord],
         key_uses: &[(String, i64)],
     ) -> Result<()> {
@@ -79,7 +79,7 @@ impl Store {
         // two can only wait for each other, never deadlock.
         tx.touch_api_keys(key_uses).await?;
         tx.record_usage(usage).await?;
-        tx.append_audit(entries).await?;
+        tx.link_and_insert_audit(entries).await?;
         tx.commit().await
     }
 
@@ -217,8 +217,15 @@ impl Tx {
     /// On PostgreSQL this takes an advisory lock held until the transaction
     /// ends, so keep the rest of the transaction short.
     pub async fn append_audit(&mut self, mut entries: Vec<AuditEntry>) -> Result<Vec<AuditEntry>> {
+        self.link_and_insert_audit(&mut entries).await?;
+        Ok(entries)
+    }
+
+    /// [`Tx::append_audit`] in place: sets each entry's `seq`, `prev_hash`
+    /// and `hash` (again, if an earlier try failed) and inserts them.
+    pub async fn link_and_insert_audit(&mut self, entries: &mut [AuditEntry]) -> Result<()> {
         if entries.is_empty() {
-            return Ok(entries);
+            return Ok(());
         }
         if self.backend == Backend::Postgres {
             // The lock function returns `void`, which the Any driver cannot
@@ -235,7 +242,7 @@ impl Tx {
             .await?
             .map(|row| -> Result<(i64, String)> { Ok((row.try_get("seq")?, row.try_get("hash")?)) })
             .transpose()?;
-        link(&mut entries, tip);
+        link(entries, tip);
 
         for chunk in entries.chunks(ROWS_PER_INSERT) {
             let mut q = SqlBuilder::new(
@@ -253,7 +260,7 @@ impl Tx {
             let (text, args) = q.finish()?;
             sqlx::query_with(&text, args).execute(&mut *self.tx).await?;
         }
-        Ok(entries)
+        Ok(())
     }
 }
 

@@ -19,9 +19,27 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// Everything a handler can reach. Cheap to clone: one handle per service.
+/// Everything a handler can reach. Cloned for every extractor of every
+/// request, so it is one shared pointer (field access goes through it).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> AppState {
+        AppState(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The services behind [`AppState`].
+pub struct Services {
     pub engine: Engine,
     pub auth: Authenticator,
     pub store: Store,
@@ -33,7 +51,7 @@ pub struct AppState {
     pub(crate) audit_writer_done: CancellationToken,
 }
 
-impl AppState {
+impl Services {
     pub(crate) fn audit_writer_finished(&self) -> bool {
         self.audit_writer_done.is_cancelled()
     }

@@ -5,7 +5,7 @@
 //! finished request has queued its record by then), then close the
 //! database.
 
-use crate::app::{AppState, router};
+use crate::app::{AppState, Services, router};
 use crate::config::Config;
 use crate::telemetry::metrics_handle;
 use anyhow::Context as _;
@@ -100,7 +100,7 @@ pub async fn start(config: Config, admin_key: Option<String>) -> anyhow::Result<
     let audit_writer_done = CancellationToken::new();
     let grace = config.shutdown_grace;
     let worker_count = config.workers;
-    let state = AppState {
+    let state = AppState::new(Services {
         engine,
         auth,
         store: store.clone(),
@@ -109,7 +109,7 @@ pub async fn start(config: Config, admin_key: Option<String>) -> anyhow::Result<
         config: Arc::new(config),
         metrics: metrics_handle(),
         audit_writer_done: audit_writer_done.clone(),
-    };
+    });
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let shutdown = CancellationToken::new();
     let mut workers = Workers::start(worker_count, &listener, &app, &shutdown)?;

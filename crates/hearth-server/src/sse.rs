@@ -55,6 +55,12 @@ struct Relay {
 /// Most bytes gathered into one write when several events are ready.
 const COALESCE_LIMIT: usize = 64 * 1024;
 
+/// How often [`Relay::ready_event`] lets other tasks run before it writes
+/// what it has: enough for the upstream connection's task to hand on a
+/// piece it has already read (measured on a burst of ten events read in
+/// one piece: one write with four, two with two, ten with one).
+const YIELDS_FOR_READY: usize = 4;
+
 impl Relay {
     /// The next bytes to write, or `None` when the stream is over. Events
     /// that are already waiting go out in the same write: a burst from the
@@ -68,10 +74,7 @@ impl Relay {
             }
         }
         while out.len() < COALESCE_LIMIT {
-            let Some(events) = self.events.as_mut() else {
-                break;
-            };
-            let Some(event) = events.next().now_or_never() else {
+            let Some(event) = self.ready_event().await else {
                 break;
             };
             if !self.take(event, &mut out) {
@@ -79,6 +82,24 @@ impl Relay {
             }
         }
         Some(out.freeze())
+    }
+
+    /// The next event if it is already here. The upstream connection's task
+    /// hands the body on one piece at a time, so a piece it has read but not
+    /// yet handed on is waited for by letting the other ready tasks run a
+    /// few times (microseconds); an event still on the network is not
+    /// waited for.
+    async fn ready_event(&mut self) -> Option<Option<Result<StreamEvent, ProviderError>>> {
+        if let Some(event) = self.events.as_mut()?.next().now_or_never() {
+            return Some(event);
+        }
+        for _ in 0..YIELDS_FOR_READY {
+            tokio::task::yield_now().await;
+            if let Some(event) = self.events.as_mut()?.next().now_or_never() {
+                return Some(event);
+            }
+        }
+        None
     }
 
     /// Adds one event's bytes to `out`; false once the stream is over.

@@ -35,7 +35,7 @@ impl Default for AuditOptions {
     fn default() -> Self {
         AuditOptions {
             capacity: 16_384,
-            max_batch: 1_024,
+            max_batch: 256,
             linger: Duration::from_millis(20),
         }
     }

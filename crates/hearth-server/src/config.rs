@@ -231,7 +231,7 @@ impl Config {
                 },
                 auth_cache_ttl: Duration::from_secs(10),
                 audit_capacity: 16_384,
-                audit_max_batch: 1_024,
+                audit_max_batch: 256,
                 audit_linger: Duration::from_millis(20),
                 log_format: LogFormat::Text,
                 gateway: GatewayConfig::default(),
@@ -341,9 +341,9 @@ impl RawConfig {
             audit_max_batch: usize::try_from(positive(
                 "audit.max_batch",
                 self.audit.max_batch.map(|n| n as u64),
-                1_024,
+                256,
             )?)
-            .unwrap_or(1_024),
+            .unwrap_or(256),
             audit_linger: Duration::from_millis(self.audit.linger_ms.unwrap_or(20).min(1_000)),
             log_format: self.log.format.unwrap_or(LogFormat::Text),
             gateway,

@@ -174,19 +174,23 @@ impl Writer {
             let Some(first) = first else { break };
             let flushing = matches!(first, Message::Flush(_));
             batch.push(first);
+            self.take_queued(&mut batch);
             // Sleep through the linger rather than waking for each record:
             // senders then only enqueue, and the group is drained at once.
-            // A flush request skips it or cuts it short.
-            if !flushing && !shutdown.is_cancelled() && !self.linger.is_zero() {
+            // Only a group that is not full lingers (a backlog is committed
+            // group after group without pause); a flush request skips the
+            // linger or cuts it short.
+            if !flushing
+                && batch.len() < self.max_batch
+                && !shutdown.is_cancelled()
+                && !self.linger.is_zero()
+            {
                 tokio::select! {
                     () = tokio::time::sleep(self.linger) => {}
                     () = self.flush_now.notified() => {}
                     () = shutdown.cancelled() => {}
                 }
-            }
-            while batch.len() < self.max_batch {
-                let Ok(msg) = self.rx.try_recv() else { break };
-                batch.push(msg);
+                self.take_queued(&mut batch);
             }
             self.commit(&mut batch, &shutdown).await;
         }
@@ -199,6 +203,14 @@ impl Writer {
             }
         }
         self.commit(&mut batch, &shutdown).await;
+    }
+
+    /// Moves what is queued into `batch`, up to a full group.
+    fn take_queued(&mut self, batch: &mut Vec<Message>) {
+        while batch.len() < self.max_batch {
+            let Ok(msg) = self.rx.try_recv() else { break };
+            batch.push(msg);
+        }
     }
 
     /// Commits a batch, retrying while the database is unavailable. Flush
@@ -277,5 +289,80 @@ impl Writer {
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(5));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hearth_store::testing::TestDatabase;
+    use hearth_store::{Backend, StoreOptions};
+    use hearth_types::AuditFilter;
+
+    fn call(n: usize) -> CallRecord {
+        CallRecord {
+            entry: AuditEntry {
+                id: format!("audit_{n}"),
+                request_id: format!("req_{n}"),
+                method: "POST".into(),
+                path: "/v1/chat/completions".into(),
+                status: 200,
+                ..AuditEntry::default()
+            },
+            key_id: None,
+            usage: None,
+        }
+    }
+
+    /// A backlog of full groups is committed without waiting out the
+    /// linger once per group (which would cap the writer at one group per
+    /// linger); only the last, partial group lingers.
+    #[tokio::test]
+    async fn full_groups_do_not_wait_for_the_linger() {
+        let db = TestDatabase::new(Backend::Sqlite)
+            .await
+            .expect("database")
+            .expect("sqlite is always available");
+        let store = Store::connect(&StoreOptions {
+            url: db.url.clone(),
+            max_connections: 2,
+        })
+        .await
+        .expect("store");
+        let options = AuditOptions {
+            capacity: 64,
+            max_batch: 4,
+            linger: Duration::from_secs(600),
+        };
+        let shutdown = CancellationToken::new();
+        let (sink, writer) = spawn_writer(store.clone(), &options, shutdown.clone());
+        for n in 0..13 {
+            sink.record(call(n)).await;
+        }
+        let filter = AuditFilter {
+            limit: 100,
+            ..AuditFilter::default()
+        };
+        // Three full groups go in at once; the thirteenth record waits for
+        // the (ten-minute) linger.
+        let committed = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                let n = store.list_audit(&filter).await.expect("list").len();
+                if n >= 12 {
+                    return n;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("full groups committed without waiting for the linger");
+        assert_eq!(committed, 12);
+        // A flush cuts the linger short.
+        tokio::time::timeout(Duration::from_secs(30), sink.flush())
+            .await
+            .expect("flush answered without waiting for the linger");
+        assert_eq!(store.list_audit(&filter).await.expect("list").len(), 13);
+        shutdown.cancel();
+        writer.await.expect("writer");
     }
 }

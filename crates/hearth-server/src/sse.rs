@@ -24,6 +24,7 @@ pub fn relay(events: EventStream, meter: Meter) -> Response {
     let state = Relay {
         events: Some(events),
         meter,
+        first_sent: false,
     };
     let stream = futures_util::stream::unfold(state, |mut state| async move {
         let frame = state.next_frame().await?;
@@ -50,6 +51,9 @@ struct Relay {
     /// `None` once the terminating frame has been written.
     events: Option<EventStream>,
     meter: Meter,
+    /// Whether the first frame went out: it is written without waiting for
+    /// a burst to be handed on, so the first event is not held back.
+    first_sent: bool,
 }
 
 /// Most bytes gathered into one write when several events are ready.
@@ -73,8 +77,9 @@ impl Relay {
                 break;
             }
         }
+        let wait = std::mem::replace(&mut self.first_sent, true);
         while out.len() < COALESCE_LIMIT {
-            let Some(event) = self.ready_event().await else {
+            let Some(event) = self.ready_event(wait).await else {
                 break;
             };
             if !self.take(event, &mut out) {
@@ -89,9 +94,16 @@ impl Relay {
     /// yet handed on is waited for by letting the other ready tasks run a
     /// few times (microseconds); an event still on the network is not
     /// waited for.
-    async fn ready_event(&mut self) -> Option<Option<Result<StreamEvent, ProviderError>>> {
+    /// Without `wait`, only an event already handed on is taken.
+    async fn ready_event(
+        &mut self,
+        wait: bool,
+    ) -> Option<Option<Result<StreamEvent, ProviderError>>> {
         if let Some(event) = self.events.as_mut()?.next().now_or_never() {
             return Some(event);
+        }
+        if !wait {
+            return None;
         }
         for _ in 0..YIELDS_FOR_READY {
             tokio::task::yield_now().await;

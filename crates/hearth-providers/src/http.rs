@@ -155,11 +155,10 @@ impl Upstream {
 
     /// Reads a whole 2xx body as a JSON object.
     pub(crate) async fn json(&self, response: Response) -> Result<Value, ProviderError> {
-        let (status, body) = self.object_body(response).await?;
-        match serde_json::from_slice::<Value>(&body) {
-            Ok(value @ Value::Object(_)) => Ok(value),
-            _ => Err(self.not_json(status, &body)),
-        }
+        let (_, object) = self
+            .object_with::<serde_json::Map<String, Value>>(response)
+            .await?;
+        Ok(Value::Object(object))
     }
 
     /// Reads a whole 2xx body and checks that it is a JSON object, decoding
@@ -169,18 +168,6 @@ impl Upstream {
         &self,
         response: Response,
     ) -> Result<(Bytes, T), ProviderError> {
-        let (status, body) = self.object_body(response).await?;
-        // A derived `Deserialize` would also take an array; only an object
-        // is an answer.
-        let is_object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-        match serde_json::from_slice::<T>(&body) {
-            Ok(probe) if is_object => Ok((body, probe)),
-            _ => Err(self.not_json(status, &body)),
-        }
-    }
-
-    /// A whole 2xx body within the size limit and not blank, with the status.
-    async fn object_body(&self, response: Response) -> Result<(u16, Bytes), ProviderError> {
         let status = response.status().as_u16();
         let (body, complete) = self.read_bounded(response, MAX_BODY_BYTES).await?;
         if !complete {
@@ -192,7 +179,13 @@ impl Upstream {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Err(ProviderError::empty_body(self.name()));
         }
-        Ok((status, body))
+        // A derived `Deserialize` would also take an array; only an object
+        // is an answer.
+        let is_object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+        match serde_json::from_slice::<T>(&body) {
+            Ok(probe) if is_object => Ok((body, probe)),
+            _ => Err(self.not_json(status, &body)),
+        }
     }
 
     /// Checks that a 2xx answer to a streaming request looks like an event

@@ -7,6 +7,7 @@
 
 use crate::gateway_config::{self, GatewayConfig, RawGateway, RawModel, RawProvider};
 use hearth_engine::responses::{LoopLimits, ResponsesConfig};
+use hearth_security::audit::AuditOptions;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -33,10 +34,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub limits: LimitsConfig,
     pub auth_cache_ttl: Duration,
-    pub audit_capacity: usize,
-    pub audit_max_batch: usize,
-    /// How long the audit writer waits for more records before a commit.
-    pub audit_linger: Duration,
+    /// The audit buffer (`[audit]`).
+    pub audit: AuditOptions,
     pub log_format: LogFormat,
     /// Providers, models and retry policy of the LLM gateway.
     pub gateway: GatewayConfig,
@@ -144,6 +143,28 @@ struct RawAudit {
     linger_ms: Option<u64>,
 }
 
+impl RawAudit {
+    /// The set keys over the writer's defaults; the linger is capped at 1 s.
+    fn options(&self) -> Result<AuditOptions, ConfigError> {
+        let defaults = AuditOptions::default();
+        let count = |key: &str, value: Option<usize>, default: usize| {
+            positive(key, value.map(|n| n as u64), default as u64)
+                .map(|n| usize::try_from(n).unwrap_or(default))
+        };
+        Ok(AuditOptions {
+            capacity: count(
+                "audit.buffer_capacity",
+                self.buffer_capacity,
+                defaults.capacity,
+            )?,
+            max_batch: count("audit.max_batch", self.max_batch, defaults.max_batch)?,
+            linger: self
+                .linger_ms
+                .map_or(defaults.linger, |ms| Duration::from_millis(ms.min(1_000))),
+        })
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLog {
@@ -230,9 +251,7 @@ impl Config {
                     tokens_per_minute: 1_000_000,
                 },
                 auth_cache_ttl: Duration::from_secs(10),
-                audit_capacity: 16_384,
-                audit_max_batch: 256,
-                audit_linger: Duration::from_millis(20),
+                audit: AuditOptions::default(),
                 log_format: LogFormat::Text,
                 gateway: GatewayConfig::default(),
                 responses: default_responses(),
@@ -332,19 +351,7 @@ impl RawConfig {
                 )?,
             },
             auth_cache_ttl: Duration::from_secs(self.auth.cache_ttl_secs.unwrap_or(10)),
-            audit_capacity: usize::try_from(positive(
-                "audit.buffer_capacity",
-                self.audit.buffer_capacity.map(|n| n as u64),
-                16_384,
-            )?)
-            .unwrap_or(16_384),
-            audit_max_batch: usize::try_from(positive(
-                "audit.max_batch",
-                self.audit.max_batch.map(|n| n as u64),
-                256,
-            )?)
-            .unwrap_or(256),
-            audit_linger: Duration::from_millis(self.audit.linger_ms.unwrap_or(20).min(1_000)),
+            audit: self.audit.options()?,
             log_format: self.log.format.unwrap_or(LogFormat::Text),
             gateway,
             responses,

@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
 use axum::serve::ListenerExt as _;
 use hearth_engine::admin::Bootstrapped;
-use hearth_security::audit::{AuditOptions, spawn_writer};
+use hearth_security::audit::spawn_writer;
 use hearth_security::ratelimit::{Limiter, LocalLimiter};
 use hearth_security::{AuthOptions, Authenticator};
 use hearth_store::{Store, StoreOptions};
@@ -88,15 +88,7 @@ pub async fn start(config: Config, admin_key: Option<String>) -> anyhow::Result<
     let addr = listener.local_addr()?;
 
     let writer_stop = CancellationToken::new();
-    let (audit, writer) = spawn_writer(
-        store.clone(),
-        &AuditOptions {
-            capacity: config.audit_capacity,
-            max_batch: config.audit_max_batch,
-            linger: config.audit_linger,
-        },
-        writer_stop.clone(),
-    );
+    let (audit, writer) = spawn_writer(store.clone(), &config.audit, writer_stop.clone());
     let audit_writer_done = CancellationToken::new();
     let grace = config.shutdown_grace;
     let worker_count = config.workers;
@@ -180,6 +172,8 @@ impl Workers {
         shutdown: &CancellationToken,
     ) -> anyhow::Result<Workers> {
         let release = CancellationToken::new();
+        // Should a later worker fail to start, the ones already running end.
+        let started = release.clone().drop_guard();
         let mut threads = Vec::with_capacity(count);
         let mut served = Vec::with_capacity(count);
         for index in 0..count {
@@ -211,6 +205,7 @@ impl Workers {
                 .context("cannot start a worker thread")?;
             threads.push(thread);
         }
+        started.disarm();
         Ok(Workers {
             threads,
             served,
@@ -235,17 +230,16 @@ impl Workers {
     /// Waits for the threads to end (after `release`).
     async fn join(self) -> anyhow::Result<()> {
         let threads = self.threads;
-        tokio::task::spawn_blocking(move || {
+        let all_ended = tokio::task::spawn_blocking(move || {
             threads
                 .into_iter()
                 .map(std::thread::JoinHandle::join)
                 .all(|joined| joined.is_ok())
         })
         .await
-        .ok()
-        .filter(|all_ok| *all_ok)
-        .map(drop)
-        .context("a worker thread panicked")
+        .unwrap_or(false);
+        anyhow::ensure!(all_ended, "a worker thread panicked");
+        Ok(())
     }
 }
 

@@ -2,6 +2,7 @@
 //! a fixed set of model ids.
 
 use crate::fake::{FakeAnthropic, FakeOpenAi};
+use crate::{Backend, TestServer};
 use hearth_engine::gateway::{ModelSettings, RetryPolicy};
 use hearth_providers::{ProviderKind, ProviderSettings};
 use hearth_server::Config;
@@ -103,4 +104,42 @@ pub fn route_to(config: &mut Config, up: &Upstreams<'_>) {
         });
     }
     config.gateway = gateway;
+}
+
+/// Both fake upstreams and a server routed to them.
+pub struct Routed {
+    pub server: TestServer,
+    pub openai: FakeOpenAi,
+    pub anthropic: FakeAnthropic,
+}
+
+impl Routed {
+    /// Starts both fakes and a server on `backend` routed to them:
+    /// `upstreams` sets the gateway options (timeouts, retries,
+    /// fallbacks…), then `adjust` changes the routed config. `None` when
+    /// the backend is PostgreSQL and it is not available.
+    pub async fn start(
+        backend: Backend,
+        upstreams: impl FnOnce(&mut Upstreams<'_>),
+        adjust: impl FnOnce(&mut Config),
+    ) -> Option<Routed> {
+        let openai = FakeOpenAi::start().await;
+        let anthropic = FakeAnthropic::start().await;
+        let server = TestServer::start_with(backend, |config| {
+            let mut up = Upstreams {
+                openai: Some(&openai),
+                anthropic: Some(&anthropic),
+                ..Upstreams::default()
+            };
+            upstreams(&mut up);
+            route_to(config, &up);
+            adjust(config);
+        })
+        .await?;
+        Some(Routed {
+            server,
+            openai,
+            anthropic,
+        })
+    }
 }

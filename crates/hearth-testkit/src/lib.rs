@@ -23,6 +23,25 @@ pub use server::{TestServer, TestUser};
 // `fake::Reply`, also exported as `FakeReply`.
 pub use fake::{FakeAnthropic, FakeOpenAi, Recorded, Reply as FakeReply, Script, ToolCall};
 
+use std::time::{Duration, Instant};
+
+/// Polls `check` every 25 ms until it gives `Some`, failing after
+/// `within`.
+pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 /// Generates `sqlite::name` and `postgres::name` tests from
 /// `async fn name(server: TestServer)`. The PostgreSQL variant passes
 /// without running (and says so once on stderr) when PostgreSQL is not

@@ -14,7 +14,7 @@ use sqlx::Row;
 use std::collections::BTreeSet;
 
 fn slow_audit_writer(config: &mut Config) {
-    config.audit_max_batch = 1;
+    config.audit.max_batch = 1;
 }
 
 hearth_testkit::backend_tests! {

@@ -2,7 +2,7 @@
 //! running one scenario script as a bounded subprocess.
 
 use hearth_server::Config;
-use hearth_testkit::gateway::{self, Upstreams};
+use hearth_testkit::gateway::{self, Routed};
 use hearth_testkit::{Backend, FakeAnthropic, FakeOpenAi, Recorded, Script, TestServer, ToolCall};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
@@ -140,21 +140,13 @@ impl Env {
 
     /// Starts Hearth after `adjust` has changed the (already routed) config.
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Env {
-        let openai = FakeOpenAi::start().await;
-        let anthropic = FakeAnthropic::start().await;
-        let server = TestServer::start_with(Backend::Sqlite, |config| {
-            gateway::route_to(
-                config,
-                &Upstreams {
-                    openai: Some(&openai),
-                    anthropic: Some(&anthropic),
-                    ..Upstreams::default()
-                },
-            );
-            adjust(config);
-        })
-        .await
-        .expect("SQLite test server");
+        let Routed {
+            server,
+            openai,
+            anthropic,
+        } = Routed::start(Backend::Sqlite, |_| {}, adjust)
+            .await
+            .expect("SQLite test server");
         Env {
             openai,
             anthropic,

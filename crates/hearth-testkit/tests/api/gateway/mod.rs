@@ -7,12 +7,12 @@
 //! tests, which read back what was stored, run on both backends
 //! ([`gateway_backend_tests!`]).
 
-use hearth_testkit::gateway::{self, Upstreams};
+pub use hearth_testkit::eventually;
+use hearth_testkit::gateway::{Routed, Upstreams};
 use hearth_testkit::{Backend, FakeAnthropic, FakeOpenAi, Reply, TestServer};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
 
 /// `sqlite::name` and `postgres::name` tests from `async fn name(gw: Gw)`
 /// (see [`fixture_backend_tests!`] in `main.rs`).
@@ -47,18 +47,11 @@ impl Gw {
     /// the gateway options (timeouts, retries, fallbacks…). `None` when
     /// the backend is PostgreSQL and it is not available.
     pub async fn start(backend: Backend, adjust: impl FnOnce(&mut Upstreams<'_>)) -> Option<Gw> {
-        let openai = FakeOpenAi::start().await;
-        let anthropic = FakeAnthropic::start().await;
-        let server = TestServer::start_with(backend, |config| {
-            let mut up = Upstreams {
-                openai: Some(&openai),
-                anthropic: Some(&anthropic),
-                ..Upstreams::default()
-            };
-            adjust(&mut up);
-            gateway::route_to(config, &up);
-        })
-        .await?;
+        let Routed {
+            server,
+            openai,
+            anthropic,
+        } = Routed::start(backend, adjust, |_| {}).await?;
         Some(Gw {
             server,
             openai,
@@ -270,23 +263,6 @@ pub fn chat_text(chunks: &[Value]) -> String {
 /// The chunks that carry a `usage` object.
 pub fn usage_chunks(chunks: &[Value]) -> Vec<&Value> {
     chunks.iter().filter(|c| c["usage"].is_object()).collect()
-}
-
-/// Polls `check` every 25 ms until it gives `Some`, failing after
-/// `within`.
-pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 /// Asserts the `usage` object of a chat or text completion.

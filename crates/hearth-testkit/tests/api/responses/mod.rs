@@ -32,13 +32,14 @@ mod tool_loop;
 pub use hearth_testkit::gateway::{ANTHROPIC_MODEL, OPENAI_MODEL};
 
 use hearth_server::Config;
-use hearth_testkit::gateway::{self, Upstreams};
+pub use hearth_testkit::eventually;
+use hearth_testkit::gateway::Routed;
 use hearth_testkit::sse::{EventReader, SseEvent};
 use hearth_testkit::{Backend, FakeAnthropic, FakeOpenAi, Recorded, Reply, TestServer};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Both models, one per fake.
 pub const MODELS: [&str; 2] = [OPENAI_MODEL, ANTHROPIC_MODEL];
@@ -65,20 +66,11 @@ impl Rs {
     /// changed the config. `None` when the backend is PostgreSQL and it is
     /// not available.
     pub async fn start(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<Rs> {
-        let openai = FakeOpenAi::start().await;
-        let anthropic = FakeAnthropic::start().await;
-        let server = TestServer::start_with(backend, |config| {
-            gateway::route_to(
-                config,
-                &Upstreams {
-                    openai: Some(&openai),
-                    anthropic: Some(&anthropic),
-                    ..Upstreams::default()
-                },
-            );
-            adjust(config);
-        })
-        .await?;
+        let Routed {
+            server,
+            openai,
+            anthropic,
+        } = Routed::start(backend, |_| {}, adjust).await?;
         Some(Rs {
             server,
             openai,
@@ -735,23 +727,6 @@ pub fn expect_bad_request<'a>(reply: &'a Reply, param: &str, code: Option<&str>)
         assert_eq!(error["code"], code, "{}", reply.body);
     }
     error
-}
-
-/// Polls `check` every 25 ms until it gives `Some`, failing after
-/// `within`.
-pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 /// Names of the entries of a directory (empty when it does not exist).

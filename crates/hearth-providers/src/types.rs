@@ -1,6 +1,7 @@
 //! The request a provider gets from the gateway and what it gives back.
 
 use std::pin::Pin;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use serde_json::{Map, Value};
@@ -14,8 +15,9 @@ pub struct ChatRequest {
     /// completion: `/v1/completions`), already validated by the gateway
     /// (model present, messages a non-empty array / prompt present). The
     /// provider replaces `model` with `upstream_model` and owns `stream` and
-    /// `stream_options`.
-    pub body: Map<String, Value>,
+    /// `stream_options`. Shared, because a call may be tried again (retries,
+    /// fallbacks) and a passthrough provider writes it without copying.
+    pub body: Arc<Map<String, Value>>,
     /// The model id the upstream knows.
     pub upstream_model: String,
     /// The id the client asked for; translated providers report it as

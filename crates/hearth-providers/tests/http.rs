@@ -87,7 +87,7 @@ fn request(body: Value, include_usage: bool) -> ChatRequest {
         unreachable!()
     };
     ChatRequest {
-        body,
+        body: body.into(),
         upstream_model: "upstream-model".into(),
         client_model: "client-model".into(),
         default_max_tokens: 256,

@@ -9,7 +9,7 @@
 //! transaction. A flush request cuts the linger short. On shutdown it
 //! drains the queue before it returns.
 
-use hearth_store::Store;
+use hearth_store::{CallBatch, Store};
 use hearth_types::AuditEntry;
 use hearth_types::usage::UsageRecord;
 use std::collections::HashMap;
@@ -238,7 +238,7 @@ impl Writer {
             }
         }
         metrics::histogram!("hearth_audit_batch_size").record(entries.len() as f64);
-        let uses: Vec<(String, i64)> = last_use
+        let key_uses: Vec<(String, i64)> = last_use
             .into_iter()
             .filter(|(key, at)| {
                 self.last_use_written
@@ -246,10 +246,14 @@ impl Writer {
                     .is_none_or(|written| at - written >= LAST_USE_GRANULARITY_MS)
             })
             .collect();
-        if !entries.is_empty() || !uses.is_empty() {
-            self.commit_with_retry(&mut entries, &usage, &uses, shutdown)
-                .await;
-            for (key, at) in uses {
+        if !entries.is_empty() || !key_uses.is_empty() {
+            let mut calls = CallBatch {
+                entries,
+                usage,
+                key_uses,
+            };
+            self.commit_with_retry(&mut calls, shutdown).await;
+            for (key, at) in calls.key_uses {
                 self.last_use_written.insert(key, at);
             }
         }
@@ -263,21 +267,15 @@ impl Writer {
     /// (callers wait on the full queue rather than lose records); during
     /// shutdown it gives up after a bounded number of tries so the process
     /// can exit.
-    async fn commit_with_retry(
-        &self,
-        entries: &mut [AuditEntry],
-        usage: &[UsageRecord],
-        uses: &[(String, i64)],
-        shutdown: &CancellationToken,
-    ) {
+    async fn commit_with_retry(&self, calls: &mut CallBatch, shutdown: &CancellationToken) {
         let mut delay = Duration::from_millis(50);
         let mut tries_left_after_shutdown = 5;
         loop {
-            let Err(error) = self.store.commit_calls(entries, usage, uses).await else {
+            let Err(error) = self.store.commit_calls(calls).await else {
                 return;
             };
             metrics::counter!("hearth_audit_write_errors_total").increment(1);
-            let count = entries.len();
+            let count = calls.entries.len();
             if shutdown.is_cancelled() {
                 tries_left_after_shutdown -= 1;
                 if tries_left_after_shutdown == 0 {

@@ -98,6 +98,11 @@ impl Store {
     }
 }
 
+/// Moves a key's last-use time forward (never back): `$1` the time, `$2`
+/// the key id.
+pub(crate) const TOUCH_API_KEY: &str = "UPDATE api_keys SET last_used_at = $1 \
+     WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)";
+
 impl Tx {
     /// [`Store::touch_api_keys`] inside this transaction.
     pub async fn touch_api_keys(&mut self, uses: &[(String, i64)]) -> Result<()> {
@@ -106,14 +111,11 @@ impl Tx {
         let mut sorted: Vec<&(String, i64)> = uses.iter().collect();
         sorted.sort();
         for (id, at) in sorted {
-            sqlx::query(
-                "UPDATE api_keys SET last_used_at = $1 \
-                 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
-            )
-            .bind(*at)
-            .bind(id)
-            .execute(&mut *self.tx)
-            .await?;
+            sqlx::query(TOUCH_API_KEY)
+                .bind(*at)
+                .bind(id)
+                .execute(&mut *self.tx)
+                .await?;
         }
         Ok(())
     }

@@ -4,8 +4,7 @@
 use crate::audit::{ChainReport, ChainVerifier, link};
 use crate::error::Result;
 use crate::sql::SqlBuilder;
-use crate::{Backend, Store, Tx};
-use hearth_types::usage::UsageRecord;
+use crate::{Backend, CallBatch, Store, Tx};
 use hearth_types::{AuditEntry, AuditFilter};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -14,6 +13,19 @@ use sqlx::any::AnyRow;
 /// (ASCII "HEARTHAU"). Held until the appending transaction ends, so the
 /// tip read under it stays the tip until the new records are committed.
 const AUDIT_LOCK_KEY: i64 = 0x4845_4152_5448_4155;
+
+/// The audit_log columns, in the order every query here lists them.
+macro_rules! audit_columns {
+    () => {
+        "seq, id, created_at, request_id, org_id, user_id, key_prefix, method, path, status, \
+         latency_us, client_addr, user_agent, action, resource_id, model, input_tokens, \
+         output_tokens, prev_hash, hash"
+    };
+}
+pub(crate) use audit_columns;
+
+/// The newest record of the chain: what the next record links to.
+pub(crate) const AUDIT_TIP: &str = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1";
 
 /// Bound values per audit row in the multi-row INSERT.
 const COLUMNS_PER_ROW: usize = 20;
@@ -65,21 +77,20 @@ impl Store {
 
     /// Everything a batch of finished calls leaves behind, in one
     /// transaction: their audit records (chained), their token usage, and
-    /// their keys' last-use times.
-    pub async fn commit_calls(
-        &self,
-        entries: &mut [AuditEntry],
-        usage: &[UsageRecord],
-        key_uses: &[(String, i64)],
-    ) -> Result<()> {
+    /// their keys' last-use times. Fills each entry's `seq`, `prev_hash` and
+    /// `hash`; on failure the batch is left whole, to be tried again.
+    pub async fn commit_calls(&self, batch: &mut CallBatch) -> Result<()> {
+        if let Some(writer) = &self.calls {
+            return writer.commit(batch).await;
+        }
         let mut tx = self.begin().await?;
         // Row locks first, the audit chain's advisory lock last: every
         // state change (e.g. revoking a key) locks its row and then appends
         // its audit record, so taking them in the same order here means the
         // two can only wait for each other, never deadlock.
-        tx.touch_api_keys(key_uses).await?;
-        tx.record_usage(usage).await?;
-        tx.link_and_insert_audit(entries).await?;
+        tx.touch_api_keys(&batch.key_uses).await?;
+        tx.record_usage(&batch.usage).await?;
+        tx.link_and_insert_audit(&mut batch.entries).await?;
         tx.commit().await
     }
 
@@ -87,9 +98,7 @@ impl Store {
     pub async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
         let mut q = SqlBuilder::new(
             self.backend,
-            "SELECT seq, id, created_at, request_id, org_id, user_id, key_prefix, method, path, \
-             status, latency_us, client_addr, user_agent, action, resource_id, model, \
-             input_tokens, output_tokens, prev_hash, hash FROM audit_log",
+            concat!("SELECT ", audit_columns!(), " FROM audit_log"),
         );
         // Each condition is preceded by WHERE (the first) or AND.
         let mut conditions = 0;
@@ -184,12 +193,11 @@ impl Store {
         let mut verifier = ChainVerifier::default();
         let mut after = 0_i64;
         loop {
-            let rows = sqlx::query(
-                "SELECT seq, id, created_at, request_id, org_id, user_id, key_prefix, method, \
-                 path, status, latency_us, client_addr, user_agent, action, resource_id, model, \
-                 input_tokens, output_tokens, prev_hash, hash FROM audit_log \
-                 WHERE seq > $1 ORDER BY seq LIMIT $2",
-            )
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                audit_columns!(),
+                " FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"
+            ))
             .bind(after)
             .bind(VERIFY_PAGE)
             .fetch_all(&self.read)
@@ -237,7 +245,7 @@ impl Tx {
         }
         // On SQLite the transaction began IMMEDIATE, so it already holds the
         // database's write lock and the tip cannot move under us.
-        let tip = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        let tip = sqlx::query(AUDIT_TIP)
             .fetch_optional(&mut *self.tx)
             .await?
             .map(|row| -> Result<(i64, String)> { Ok((row.try_get("seq")?, row.try_get("hash")?)) })
@@ -247,9 +255,7 @@ impl Tx {
         for chunk in entries.chunks(ROWS_PER_INSERT) {
             let mut q = SqlBuilder::new(
                 self.backend,
-                "INSERT INTO audit_log (seq, id, created_at, request_id, org_id, user_id, \
-                 key_prefix, method, path, status, latency_us, client_addr, user_agent, action, \
-                 resource_id, model, input_tokens, output_tokens, prev_hash, hash) VALUES ",
+                concat!("INSERT INTO audit_log (", audit_columns!(), ") VALUES "),
             );
             for (i, e) in chunk.iter().enumerate() {
                 q.push(if i == 0 { "(" } else { ", (" });

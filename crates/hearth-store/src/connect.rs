@@ -6,6 +6,7 @@
 //! means a write never fails with SQLITE_BUSY under load. PostgreSQL uses
 //! one pool for both.
 
+use crate::call_writer::CallWriter;
 use crate::error::{Result, StoreError};
 use crate::{Backend, StoreOptions};
 use sqlx::AnyPool;
@@ -21,7 +22,7 @@ pub(crate) const DEFAULT_MAX_CONNECTIONS: u32 = 8;
 /// last transactions on power loss, which WAL keeps consistent; foreign
 /// keys are off by default in SQLite; the busy timeout covers the rare
 /// cross-process contention (e.g. an operator's sqlite3 shell).
-const SQLITE_PRAGMAS: [&str; 4] = [
+pub(crate) const SQLITE_PRAGMAS: [&str; 4] = [
     "PRAGMA busy_timeout = 5000",
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = NORMAL",
@@ -35,6 +36,7 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 pub(crate) struct Pools {
     pub(crate) read: AnyPool,
     pub(crate) write: AnyPool,
+    pub(crate) calls: Option<CallWriter>,
 }
 
 /// Tells the backend from the url scheme.
@@ -71,6 +73,7 @@ pub(crate) async fn open(opts: &StoreOptions, backend: Backend) -> Result<Pools>
             Ok(Pools {
                 read: pool.clone(),
                 write: pool,
+                calls: None,
             })
         }
         Backend::Sqlite => open_sqlite(&opts.url, max).await,
@@ -93,6 +96,7 @@ async fn open_sqlite(url: &str, max: u32) -> Result<Pools> {
         return Ok(Pools {
             read: pool.clone(),
             write: pool,
+            calls: None,
         });
     }
 
@@ -117,7 +121,18 @@ async fn open_sqlite(url: &str, max: u32) -> Result<Pools> {
         .connect(&url)
         .await
         .map_err(connect_error)?;
-    Ok(Pools { read, write })
+    // The file as SQLite resolved it from the url, for the audit writer's
+    // own connection.
+    let file: String =
+        sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .fetch_one(&write)
+            .await?;
+    let calls = if file.is_empty() {
+        None
+    } else {
+        Some(CallWriter::open(Path::new(&file))?)
+    };
+    Ok(Pools { read, write, calls })
 }
 
 fn sqlite_pool_options(max: u32) -> AnyPoolOptions {

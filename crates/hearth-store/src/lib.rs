@@ -18,6 +18,7 @@
 mod api_keys;
 pub mod audit;
 mod audit_log;
+mod call_writer;
 mod connect;
 mod conversations;
 mod error;
@@ -34,8 +35,11 @@ mod users;
 pub use audit::ChainReport;
 pub use error::{Result, StoreError};
 
+use hearth_types::AuditEntry;
+use hearth_types::usage::UsageRecord;
 use sqlx::{Any, AnyPool};
 use std::fmt;
+use std::sync::Arc;
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +103,22 @@ pub struct Store {
     /// connection, so writers queue here rather than fail with SQLITE_BUSY;
     /// on PostgreSQL it is the same pool as `read`.
     write: AnyPool,
+    /// The audit writer's own connection to a SQLite file (see
+    /// `call_writer.rs`); `None` on PostgreSQL and in-memory SQLite.
+    calls: Option<Arc<call_writer::CallWriter>>,
     backend: Backend,
+}
+
+/// What a group of finished calls leaves behind, written together by
+/// [`Store::commit_calls`].
+#[derive(Debug, Default)]
+pub struct CallBatch {
+    /// Their audit records; `seq`, `prev_hash` and `hash` are filled in.
+    pub entries: Vec<AuditEntry>,
+    /// Their token usage.
+    pub usage: Vec<UsageRecord>,
+    /// Key ids with their latest use (Unix milliseconds).
+    pub key_uses: Vec<(String, i64)>,
 }
 
 impl fmt::Debug for Store {
@@ -120,6 +139,7 @@ impl Store {
         Ok(Store {
             read: pools.read,
             write: pools.write,
+            calls: pools.calls.map(Arc::new),
             backend,
         })
     }
@@ -136,6 +156,9 @@ impl Store {
 
     /// Closes both pools, waiting for connections in use to be returned.
     pub async fn close(&self) {
+        if let Some(calls) = &self.calls {
+            calls.close();
+        }
         self.write.close().await;
         self.read.close().await;
     }

@@ -10,6 +10,15 @@ use sqlx::Row;
 /// Rows per INSERT: 1,000 × 10 binds stays under every backend's limit.
 const ROWS_PER_INSERT: usize = 1_000;
 
+/// The usage_records columns, in insert order.
+macro_rules! usage_columns {
+    () => {
+        "id, created_at, request_id, org_id, user_id, key_id, model, input_tokens, \
+         output_tokens, estimated"
+    };
+}
+pub(crate) use usage_columns;
+
 impl Store {
     /// Appends usage records in one transaction.
     pub async fn record_usage(&self, records: &[UsageRecord]) -> Result<()> {
@@ -84,8 +93,7 @@ impl Tx {
         for chunk in records.chunks(ROWS_PER_INSERT) {
             let mut q = SqlBuilder::new(
                 self.backend,
-                "INSERT INTO usage_records (id, created_at, request_id, org_id, user_id, key_id, \
-                 model, input_tokens, output_tokens, estimated) VALUES ",
+                concat!("INSERT INTO usage_records (", usage_columns!(), ") VALUES "),
             );
             for (i, r) in chunk.iter().enumerate() {
                 q.push(if i == 0 { "(" } else { ", (" });

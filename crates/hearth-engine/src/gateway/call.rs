@@ -116,10 +116,11 @@ impl Engine {
         let route = self.route_for(actor, &name).await?;
         let tokens = self.charge_tokens(actor, call.body_len).await?;
 
+        let body = Arc::new(call.body);
         let mut last_error = None;
         for target in std::iter::once(route.clone()).chain(self.fallbacks_of(&route)) {
             let request = ChatRequest {
-                body: call.body.clone(),
+                body: Arc::clone(&body),
                 upstream_model: target.upstream_model.clone(),
                 client_model: route.id.clone(),
                 default_max_tokens: target.max_tokens,

@@ -209,12 +209,13 @@ impl Run {
         &self,
         body: Map<String, Value>,
     ) -> Result<hearth_providers::EventStream, EngineError> {
+        let body = Arc::new(body);
         let mut last = None;
         for target in
             std::iter::once(self.route.clone()).chain(self.engine.fallbacks_of(&self.route))
         {
             let request = ChatRequest {
-                body: body.clone(),
+                body: Arc::clone(&body),
                 upstream_model: target.upstream_model.clone(),
                 client_model: self.route.id.clone(),
                 default_max_tokens: target.max_tokens,

@@ -108,11 +108,11 @@ struct ChatBody(serde_json::Map<String, serde_json::Value>);
 
 impl ChatBody {
     fn chat(req: &mut ChatRequest) -> Self {
-        ChatBody(std::mem::take(&mut req.body))
+        ChatBody(Arc::unwrap_or_clone(std::mem::take(&mut req.body)))
     }
 
     fn from_legacy(req: &mut ChatRequest) -> Result<Self, ProviderError> {
-        legacy::chat_body(std::mem::take(&mut req.body)).map(ChatBody)
+        legacy::chat_body(Arc::unwrap_or_clone(std::mem::take(&mut req.body))).map(ChatBody)
     }
 }
 

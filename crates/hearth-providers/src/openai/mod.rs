@@ -10,12 +10,13 @@
 
 mod stream;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::Uri;
 use http::header::AUTHORIZATION;
-use serde::Deserialize;
 use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::http::Upstream;
@@ -44,6 +45,36 @@ fn lenient_usage<'de, D: serde::Deserializer<'de>>(
 ) -> Result<Option<OpenAiUsage>, D::Error> {
     Ok(Option::<Value>::deserialize(deserializer)?
         .and_then(|usage| OpenAiUsage::deserialize(usage).ok()))
+}
+
+/// The body sent upstream: the client's, with `model`, `stream` and
+/// `stream_options` as Hearth sets them, written straight from the shared
+/// request body without copying it.
+struct UpstreamBody<'a> {
+    client: &'a Map<String, Value>,
+    model: &'a str,
+    stream: bool,
+    stream_options: Option<Cow<'a, Value>>,
+}
+
+impl Serialize for UpstreamBody<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in self.client {
+            if !matches!(key.as_str(), "model" | "stream" | "stream_options") {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.serialize_entry("model", self.model)?;
+        if self.stream {
+            map.serialize_entry("stream", &true)?;
+        }
+        if let Some(options) = &self.stream_options {
+            map.serialize_entry("stream_options", options)?;
+        }
+        map.end()
+    }
 }
 
 /// A client of one OpenAI-compatible server.
@@ -88,12 +119,15 @@ impl OpenAi {
     async fn call(
         &self,
         endpoint: Endpoint,
-        mut body: Map<String, Value>,
-        upstream_model: String,
+        body: &Map<String, Value>,
+        upstream_model: &str,
     ) -> Result<Completion, ProviderError> {
-        body.insert("model".to_owned(), Value::String(upstream_model));
-        body.remove("stream");
-        body.remove("stream_options");
+        let body = UpstreamBody {
+            client: body,
+            model: upstream_model,
+            stream: false,
+            stream_options: None,
+        };
         let request = self.upstream.post(self.url(endpoint), &body)?;
         let response = self.upstream.send(request).await?;
         let (body, probe) = self
@@ -125,20 +159,27 @@ impl OpenAi {
     async fn open_stream(
         &self,
         endpoint: Endpoint,
-        mut body: Map<String, Value>,
-        upstream_model: String,
+        body: &Map<String, Value>,
+        upstream_model: &str,
         include_usage: bool,
     ) -> Result<crate::http::Response, ProviderError> {
-        body.insert("model".to_owned(), Value::String(upstream_model));
-        body.insert("stream".to_owned(), Value::Bool(true));
-        if self.upstream.settings.stream_usage || include_usage {
-            let mut options = match body.remove("stream_options") {
-                Some(Value::Object(options)) => options,
+        let client_options = body.get("stream_options");
+        let stream_options = if self.upstream.settings.stream_usage || include_usage {
+            let mut options = match client_options {
+                Some(Value::Object(options)) => options.clone(),
                 _ => Map::new(),
             };
             options.insert("include_usage".to_owned(), Value::Bool(true));
-            body.insert("stream_options".to_owned(), Value::Object(options));
-        }
+            Some(Cow::Owned(Value::Object(options)))
+        } else {
+            client_options.map(Cow::Borrowed)
+        };
+        let body = UpstreamBody {
+            client: body,
+            model: upstream_model,
+            stream: true,
+            stream_options,
+        };
         let request = self.upstream.post(self.url(endpoint), &body)?;
         let response = self.upstream.send(request).await?;
         self.upstream.expect_event_stream(response).await
@@ -150,7 +191,7 @@ impl OpenAi {
         req: ChatRequest,
     ) -> Result<EventStream, ProviderError> {
         let response = self
-            .open_stream(endpoint, req.body, req.upstream_model, req.include_usage)
+            .open_stream(endpoint, &req.body, &req.upstream_model, req.include_usage)
             .await?;
         let translate = Passthrough::new(Arc::clone(&self.upstream), req.include_usage);
         started(&self.upstream, relay(&self.upstream, response, translate)).await
@@ -159,7 +200,7 @@ impl OpenAi {
 
 impl LlmProvider for OpenAi {
     async fn chat(&self, req: ChatRequest) -> Result<Completion, ProviderError> {
-        self.call(Endpoint::Chat, req.body, req.upstream_model)
+        self.call(Endpoint::Chat, &req.body, &req.upstream_model)
             .await
     }
 
@@ -170,11 +211,13 @@ impl LlmProvider for OpenAi {
     async fn completion(&self, req: ChatRequest) -> Result<Completion, ProviderError> {
         if self.upstream.settings.legacy_completions {
             return self
-                .call(Endpoint::Completions, req.body, req.upstream_model)
+                .call(Endpoint::Completions, &req.body, &req.upstream_model)
                 .await;
         }
-        let body = legacy::chat_body(req.body)?;
-        let chat = self.call(Endpoint::Chat, body, req.upstream_model).await?;
+        let body = legacy::chat_body(Arc::unwrap_or_clone(req.body))?;
+        let chat = self
+            .call(Endpoint::Chat, &body, &req.upstream_model)
+            .await?;
         let value = chat.json().map_err(|e| {
             ProviderError::InvalidResponse(format!(
                 "provider {} sent a chat completion that is not JSON: {e}",
@@ -191,9 +234,14 @@ impl LlmProvider for OpenAi {
         if self.upstream.settings.legacy_completions {
             return self.passthrough_stream(Endpoint::Completions, req).await;
         }
-        let body = legacy::chat_body(req.body)?;
+        let body = legacy::chat_body(Arc::unwrap_or_clone(req.body))?;
         let response = self
-            .open_stream(Endpoint::Chat, body, req.upstream_model, req.include_usage)
+            .open_stream(
+                Endpoint::Chat,
+                &body,
+                &req.upstream_model,
+                req.include_usage,
+            )
             .await?;
         let translate = ChatToText::new(
             Arc::clone(&self.upstream),

@@ -1,8 +1,9 @@
 //! The audit log: chain, tamper evidence, filters, transactions.
 
-use crate::{entries, entry, org, raw_pool, user};
+use crate::{entries, entry, key, org, raw_pool, seed, user};
 use hearth_store::testing::TestDatabase;
-use hearth_store::{Store, StoreOptions};
+use hearth_store::{CallBatch, Store, StoreOptions};
+use hearth_types::usage::{UsageGroup, UsageQuery, UsageRecord};
 use hearth_types::{AuditEntry, AuditFilter};
 use std::collections::HashSet;
 
@@ -313,4 +314,115 @@ pub async fn concurrent_appends_keep_the_chain_valid(store: Store, db: TestDatab
     assert_eq!(seqs.len(), 240);
     assert_eq!(seqs, (1..=240).collect());
     other.close().await;
+}
+
+/// The calls of one `commit_calls` group: records, usage and key uses.
+pub(crate) fn calls(prefix: &str, n: usize, at: i64) -> CallBatch {
+    CallBatch {
+        entries: entries(prefix, n),
+        usage: (0..n)
+            .map(|i| UsageRecord {
+                id: format!("usage_{prefix}_{i:05}"),
+                created_at: at,
+                request_id: format!("req_{prefix}_{i}"),
+                org_id: "org_a".into(),
+                user_id: "user_a".into(),
+                key_id: Some("key_1".into()),
+                model: "m".into(),
+                input_tokens: 3,
+                output_tokens: 4,
+                estimated: i % 2 == 1,
+            })
+            .collect(),
+        key_uses: vec![("key_1".into(), at)],
+    }
+}
+
+pub async fn call_groups_and_transactions_share_one_chain(store: Store, _db: TestDatabase) {
+    seed(&store).await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_api_key(&key("key_1", "org_a", "user_a"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    // Call groups (on SQLite through the audit writer's own connection)
+    // race state changes that append their records in a transaction.
+    let groups = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for g in 0..20 {
+                let mut batch = calls(&format!("g{g}"), 1 + g % 4, 1_000 + g as i64);
+                store.commit_calls(&mut batch).await.unwrap();
+                assert!(
+                    batch
+                        .entries
+                        .iter()
+                        .all(|e| e.seq > 0 && !e.hash.is_empty())
+                );
+            }
+        })
+    };
+    for t in 0..20 {
+        let mut tx = store.begin().await.unwrap();
+        tx.append_audit(entries(&format!("t{t}"), 2)).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    groups.await.unwrap();
+
+    let in_groups: usize = (0..20).map(|g| 1 + g % 4).sum();
+    let report = store.verify_audit_chain().await.unwrap();
+    assert!(report.valid, "{report:?}");
+    assert_eq!(report.checked, (in_groups + 40) as i64);
+    let usage = store
+        .usage_totals(&UsageQuery {
+            group_by: UsageGroup::Key,
+            ..UsageQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(usage.len(), 1);
+    assert_eq!(usage[0].requests, in_groups as i64);
+    assert_eq!(usage[0].total_tokens, 7 * in_groups as i64);
+    let key = store.get_api_key("key_1").await.unwrap().unwrap();
+    assert_eq!(key.last_used_at, Some(1_019));
+
+    // A group that fails (a record id already stored) writes nothing and
+    // comes back whole, to be tried again.
+    let mut failing = calls("g0", 2, 5_000);
+    failing.entries[1].id = "fresh".into();
+    failing.usage[0].id = "usage_fresh".into();
+    assert!(store.commit_calls(&mut failing).await.is_err());
+    assert_eq!(failing.entries.len(), 2);
+    assert_eq!(failing.usage.len(), 2);
+    assert_eq!(failing.key_uses, vec![("key_1".to_owned(), 5_000)]);
+    assert_eq!(store.audit_seq_of("fresh", None).await.unwrap(), None);
+    assert_eq!(
+        store
+            .get_api_key("key_1")
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at,
+        Some(1_019)
+    );
+    failing.entries[0].id = "fresh_too".into();
+    failing.usage[1].id = "usage_fresh_too".into();
+    store.commit_calls(&mut failing).await.unwrap();
+    assert!(store.verify_audit_chain().await.unwrap().valid);
+    assert_eq!(
+        store
+            .get_api_key("key_1")
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at,
+        Some(5_000)
+    );
+
+    // A closed store takes no more groups.
+    store.close().await;
+    let mut late = calls("late", 1, 6_000);
+    assert!(store.commit_calls(&mut late).await.is_err());
+    assert_eq!(late.entries.len(), 1);
 }

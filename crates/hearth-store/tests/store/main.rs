@@ -73,6 +73,7 @@ suite!(
     audit::dropped_transaction_leaves_nothing,
     audit::committed_transaction_writes_everything,
     audit::concurrent_appends_keep_the_chain_valid,
+    audit::call_groups_and_transactions_share_one_chain,
     usage::usage_sums_by_every_grouping,
     usage::org_allow_lists_round_trip,
     responses::conversations_round_trip_with_metadata,
@@ -277,5 +278,13 @@ async fn sqlite_in_memory_works() {
     seed(&store).await;
     assert!(store.get_user("user_a").await.unwrap().is_some());
     store.append_audit(entries("m", 2)).await.unwrap();
-    assert!(store.verify_audit_chain().await.unwrap().valid);
+    // Without a file there is no second connection: call groups go
+    // through the pool like everything else.
+    store
+        .commit_calls(&mut audit::calls("mc", 2, 10))
+        .await
+        .unwrap();
+    let report = store.verify_audit_chain().await.unwrap();
+    assert!(report.valid);
+    assert_eq!(report.checked, 4);
 }

@@ -49,10 +49,8 @@ pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> 
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(512).collect()),
     };
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
 
     let meter = Meter::default();
     let (identity, mut response) = match admit(&app, &mut req).await {
@@ -78,19 +76,12 @@ pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> 
         response.headers_mut().insert(REQUEST_ID, value);
     }
     let status = response.status().as_u16();
-    metrics::counter!(
-        "hearth_http_requests_total",
-        "route" => route.clone(),
-        "method" => call.method.clone(),
-        "status" => status.to_string(),
-    )
-    .increment(1);
-    metrics::histogram!(
-        "hearth_http_request_duration_seconds",
-        "route" => route,
-        "method" => call.method.clone(),
-    )
-    .record(started.elapsed().as_secs_f64());
+    crate::telemetry::record_http(
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
+        &method,
+        status,
+        started.elapsed(),
+    );
 
     let finish = Finish {
         app: app.clone(),
@@ -430,15 +421,19 @@ pub fn format_duration(d: Duration) -> String {
     if ms < 1000 {
         return format!("{ms}ms");
     }
-    let total_secs = d.as_secs_f64();
-    let minutes = (total_secs / 60.0).floor();
-    let secs = total_secs - minutes * 60.0;
-    let secs_text = format!("{secs:.3}");
-    let secs_text = secs_text.trim_end_matches('0').trim_end_matches('.');
-    if minutes >= 1.0 {
-        format!("{minutes}m{secs_text}s")
+    let (minutes, ms) = (ms / 60_000, ms % 60_000);
+    let (secs, frac) = (ms / 1000, ms % 1000);
+    // Milliseconds as a decimal fraction without trailing zeros.
+    let secs = if frac == 0 {
+        secs.to_string()
     } else {
-        format!("{secs_text}s")
+        let frac = format!("{frac:03}");
+        format!("{secs}.{}", frac.trim_end_matches('0'))
+    };
+    if minutes > 0 {
+        format!("{minutes}m{secs}s")
+    } else {
+        format!("{secs}s")
     }
 }
 
@@ -529,6 +524,9 @@ mod tests {
         assert_eq!(format_duration(Duration::from_secs(1)), "1s");
         assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
         assert_eq!(format_duration(Duration::from_secs(360)), "6m0s");
+        assert_eq!(format_duration(Duration::from_millis(61_050)), "1m1.05s");
+        assert_eq!(format_duration(Duration::from_millis(59_999)), "59.999s");
+        assert_eq!(format_duration(Duration::from_millis(999)), "999ms");
     }
 
     #[test]

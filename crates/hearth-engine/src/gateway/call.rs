@@ -9,6 +9,7 @@ use hearth_security::Principal;
 use hearth_security::ratelimit::{Check, Decision, Quota, RateLimiter, Subject};
 use hearth_types::Permission;
 use serde_json::{Map, Value};
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -195,9 +196,7 @@ impl Engine {
                 Err(e) if e.is_retryable() => "retryable_error",
                 Err(_) => "error",
             };
-            metrics::counter!("hearth_upstream_requests_total", "provider" => provider.name().to_owned(), "outcome" => outcome).increment(1);
-            metrics::histogram!("hearth_upstream_first_byte_seconds", "provider" => provider.name().to_owned())
-                .record(started.elapsed().as_secs_f64());
+            record_upstream(provider.name(), outcome, started.elapsed());
             let error = match result {
                 Ok(reply) => return Ok(reply),
                 Err(e) if e.is_retryable() && attempt < self.retry.max_retries => e,
@@ -301,4 +300,51 @@ fn retry_after(error: &ProviderError) -> Option<Duration> {
         ProviderError::Upstream { retry_after, .. } => *retry_after,
         _ => None,
     }
+}
+
+/// The upstream metrics of one provider and outcome.
+struct UpstreamHandles {
+    provider: String,
+    outcome: &'static str,
+    requests: metrics::Counter,
+    first_byte: metrics::Histogram,
+}
+
+thread_local! {
+    /// Handles by provider and outcome, kept per thread: registering a
+    /// labelled metric on every call costs more than the counting. The
+    /// providers are the configured ones, so the list stays short.
+    static UPSTREAM_HANDLES: RefCell<Vec<UpstreamHandles>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Counts an upstream attempt (`hearth_upstream_requests_total`) and
+/// records its time to the first byte (`hearth_upstream_first_byte_seconds`).
+fn record_upstream(provider: &str, outcome: &'static str, elapsed: Duration) {
+    UPSTREAM_HANDLES.with_borrow_mut(|handles| {
+        let index = match handles
+            .iter()
+            .position(|h| h.outcome == outcome && h.provider == provider)
+        {
+            Some(index) => index,
+            None => {
+                handles.push(UpstreamHandles {
+                    provider: provider.to_owned(),
+                    outcome,
+                    requests: metrics::counter!(
+                        "hearth_upstream_requests_total",
+                        "provider" => provider.to_owned(),
+                        "outcome" => outcome,
+                    ),
+                    first_byte: metrics::histogram!(
+                        "hearth_upstream_first_byte_seconds",
+                        "provider" => provider.to_owned(),
+                    ),
+                });
+                handles.len() - 1
+            }
+        };
+        let h = &handles[index];
+        h.requests.increment(1);
+        h.first_byte.record(elapsed.as_secs_f64());
+    });
 }

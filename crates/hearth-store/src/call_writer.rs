@@ -128,7 +128,8 @@ fn write(conn: &mut Connection, batch: &mut CallBatch) -> rusqlite::Result<()> {
         }
 
         let tip: Option<(i64, String)> = tx
-            .query_row(AUDIT_TIP, [], |row| Ok((row.get(0)?, row.get(1)?)))
+            .prepare_cached(AUDIT_TIP)?
+            .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?;
         link(&mut batch.entries, tip);
         let mut insert = tx.prepare_cached(INSERT_AUDIT)?;

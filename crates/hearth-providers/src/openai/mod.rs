@@ -36,15 +36,8 @@ struct CompletionProbe {
     #[serde(default)]
     error: Option<Value>,
     /// A malformed usage object is no usage rather than a failed call.
-    #[serde(default, deserialize_with = "lenient_usage")]
+    #[serde(default, deserialize_with = "OpenAiUsage::lenient")]
     usage: Option<OpenAiUsage>,
-}
-
-fn lenient_usage<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<OpenAiUsage>, D::Error> {
-    Ok(Option::<Value>::deserialize(deserializer)?
-        .and_then(|usage| OpenAiUsage::deserialize(usage).ok()))
 }
 
 /// The body sent upstream: the client's, with `model`, `stream` and

@@ -36,8 +36,17 @@ struct CompletionProbe {
     #[serde(default)]
     error: Option<Value>,
     /// A malformed usage object is no usage rather than a failed call.
-    #[serde(default, deserialize_with = "OpenAiUsage::lenient")]
+    #[serde(default, deserialize_with = "lenient_usage")]
     usage: Option<OpenAiUsage>,
+}
+
+fn lenient_usage<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<OpenAiUsage>, D::Error> {
+    // Only an object: a derived `Deserialize` would also read an array.
+    Ok(Option::<Value>::deserialize(deserializer)?
+        .filter(Value::is_object)
+        .and_then(|usage| OpenAiUsage::deserialize(usage).ok()))
 }
 
 /// The body sent upstream: the client's, with `model`, `stream` and
@@ -242,5 +251,56 @@ impl LlmProvider for OpenAi {
             req.include_usage,
         );
         started(&self.upstream, relay(&self.upstream, response, translate)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Usage;
+
+    fn usage_of(json: &str) -> Option<(u64, u64)> {
+        let read: CompletionProbe = serde_json::from_str(json).expect("the document is still read");
+        read.usage
+            .map(Usage::from)
+            .map(|u| (u.prompt_tokens, u.completion_tokens))
+    }
+
+    #[test]
+    fn usage_is_read_leniently() {
+        let full = r#"{"usage": {"prompt_tokens": 12, "completion_tokens": 9, "total_tokens": 21,
+            "prompt_tokens_details": {"cached_tokens": 2, "audio": [1, {"x": null}]}}}"#;
+        assert_eq!(usage_of(full), Some((12, 9)));
+        assert_eq!(
+            usage_of(r#"{"usage": {"completion_tokens": 4}}"#),
+            Some((0, 4))
+        );
+        assert_eq!(usage_of(r#"{"usage": {}}"#), Some((0, 0)));
+        // The last of a repeated field counts.
+        assert_eq!(
+            usage_of(r#"{"usage": {"prompt_tokens": 1, "prompt_tokens": 3}}"#),
+            Some((3, 0))
+        );
+        // Malformed: no usage, and the rest of the document still reads.
+        for bad in [
+            r#"{"usage": null}"#,
+            r#"{"usage": "lots"}"#,
+            r#"{"usage": 7}"#,
+            r#"{"usage": [1, 2]}"#,
+            r#"{"usage": true}"#,
+            r#"{"usage": {"prompt_tokens": "12"}}"#,
+            r#"{"usage": {"prompt_tokens": -1, "completion_tokens": 2}}"#,
+            r#"{"usage": {"prompt_tokens": 1.5}}"#,
+            r#"{"usage": {"completion_tokens": null}}"#,
+            r#"{"usage": {"completion_tokens": {"n": 1}}}"#,
+            r#"{"usage": {"prompt_tokens": [1]}}"#,
+            r#"{}"#,
+        ] {
+            assert_eq!(usage_of(bad), None, "{bad}");
+        }
+        // Broken JSON is still an error.
+        assert!(
+            serde_json::from_str::<CompletionProbe>(r#"{"usage": {"prompt_tokens": }"#).is_err()
+        );
     }
 }

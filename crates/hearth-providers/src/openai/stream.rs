@@ -7,10 +7,8 @@
 
 use std::sync::Arc;
 
-use std::fmt;
-
-use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 
 use crate::chunk::{ChunkWriter, Shape};
 use crate::error::redact;
@@ -27,143 +25,6 @@ pub(crate) struct OpenAiUsage {
     prompt_tokens: u64,
     #[serde(default)]
     completion_tokens: u64,
-}
-
-impl OpenAiUsage {
-    /// Reads a `usage` value leniently and without building a tree: a
-    /// usage that is not an object, or whose counts are not non-negative
-    /// integers, is no usage rather than a failed call.
-    pub(crate) fn lenient<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<OpenAiUsage>, D::Error> {
-        deserializer.deserialize_any(LenientUsage)
-    }
-}
-
-/// The visitor behind [`OpenAiUsage::lenient`].
-struct LenientUsage;
-
-impl<'de> Visitor<'de> for LenientUsage {
-    type Value = Option<OpenAiUsage>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a usage object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut usage = Some(OpenAiUsage::default());
-        while let Some(field) = map.next_key::<UsageField>()? {
-            let count = match field {
-                UsageField::Other => {
-                    map.next_value::<IgnoredAny>()?;
-                    continue;
-                }
-                UsageField::Prompt | UsageField::Completion => map.next_value::<Count>()?.0,
-            };
-            match (usage.as_mut(), count, field) {
-                (Some(u), Some(n), UsageField::Prompt) => u.prompt_tokens = n,
-                (Some(u), Some(n), _) => u.completion_tokens = n,
-                _ => usage = None,
-            }
-        }
-        Ok(usage)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        IgnoredAny.visit_seq(seq).map(|_| None)
-    }
-
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-}
-
-/// The usage fields Hearth reads.
-#[derive(Clone, Copy)]
-enum UsageField {
-    Prompt,
-    Completion,
-    Other,
-}
-
-impl<'de> Deserialize<'de> for UsageField {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Name;
-        impl Visitor<'_> for Name {
-            type Value = UsageField;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a field name")
-            }
-            fn visit_str<E>(self, name: &str) -> Result<UsageField, E> {
-                Ok(match name {
-                    "prompt_tokens" => UsageField::Prompt,
-                    "completion_tokens" => UsageField::Completion,
-                    _ => UsageField::Other,
-                })
-            }
-        }
-        deserializer.deserialize_identifier(Name)
-    }
-}
-
-/// A token count: `None` for anything but a non-negative integer.
-struct Count(Option<u64>);
-
-impl<'de> Deserialize<'de> for Count {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Number;
-        impl<'de> Visitor<'de> for Number {
-            type Value = Option<u64>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a token count")
-            }
-            fn visit_u64<E>(self, n: u64) -> Result<Option<u64>, E> {
-                Ok(Some(n))
-            }
-            fn visit_i64<E>(self, n: i64) -> Result<Option<u64>, E> {
-                Ok(u64::try_from(n).ok())
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Option<u64>, E> {
-                Ok(None)
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Option<u64>, E> {
-                Ok(None)
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Option<u64>, E> {
-                Ok(None)
-            }
-            fn visit_unit<E>(self) -> Result<Option<u64>, E> {
-                Ok(None)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Option<u64>, A::Error> {
-                IgnoredAny.visit_seq(seq).map(|_| None)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Option<u64>, A::Error> {
-                IgnoredAny.visit_map(map).map(|_| None)
-            }
-        }
-        deserializer.deserialize_any(Number).map(Count)
-    }
 }
 
 impl From<OpenAiUsage> for Usage {
@@ -416,53 +277,6 @@ mod tests {
     use crate::{ProviderKind, ProviderSettings};
     use bytes::Bytes;
     use serde_json::{Value, json};
-
-    #[derive(Deserialize)]
-    struct WithUsage {
-        #[serde(default, deserialize_with = "OpenAiUsage::lenient")]
-        usage: Option<OpenAiUsage>,
-    }
-
-    fn usage_of(json: &str) -> Option<(u64, u64)> {
-        let read: WithUsage = serde_json::from_str(json).expect("the document is still read");
-        read.usage.map(|u| (u.prompt_tokens, u.completion_tokens))
-    }
-
-    #[test]
-    fn usage_is_read_leniently() {
-        let full = r#"{"usage": {"prompt_tokens": 12, "completion_tokens": 9, "total_tokens": 21,
-            "prompt_tokens_details": {"cached_tokens": 2, "audio": [1, {"x": null}]}}}"#;
-        assert_eq!(usage_of(full), Some((12, 9)));
-        assert_eq!(
-            usage_of(r#"{"usage": {"completion_tokens": 4}}"#),
-            Some((0, 4))
-        );
-        assert_eq!(usage_of(r#"{"usage": {}}"#), Some((0, 0)));
-        // The last of a repeated field counts.
-        assert_eq!(
-            usage_of(r#"{"usage": {"prompt_tokens": 1, "prompt_tokens": 3}}"#),
-            Some((3, 0))
-        );
-        // Malformed: no usage, and the rest of the document still reads.
-        for bad in [
-            r#"{"usage": null}"#,
-            r#"{"usage": "lots"}"#,
-            r#"{"usage": 7}"#,
-            r#"{"usage": [1, 2]}"#,
-            r#"{"usage": true}"#,
-            r#"{"usage": {"prompt_tokens": "12"}}"#,
-            r#"{"usage": {"prompt_tokens": -1, "completion_tokens": 2}}"#,
-            r#"{"usage": {"prompt_tokens": 1.5}}"#,
-            r#"{"usage": {"completion_tokens": null}}"#,
-            r#"{"usage": {"completion_tokens": {"n": 1}}}"#,
-            r#"{"usage": {"prompt_tokens": [1]}}"#,
-            r#"{}"#,
-        ] {
-            assert_eq!(usage_of(bad), None, "{bad}");
-        }
-        // Broken JSON is still an error.
-        assert!(serde_json::from_str::<WithUsage>(r#"{"usage": {"prompt_tokens": }"#).is_err());
-    }
 
     fn upstream() -> Arc<Upstream> {
         Arc::new(Upstream::new(

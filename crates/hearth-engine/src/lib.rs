@@ -8,6 +8,7 @@
 pub mod admin;
 mod error;
 pub mod gateway;
+pub mod metric_handles;
 pub mod responses;
 
 pub use error::EngineError;

@@ -2,6 +2,8 @@
 
 use crate::config::LogFormat;
 use axum::http::Method;
+use hearth_engine::metric_handles::Handles;
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::cell::RefCell;
 use std::io::IsTerminal as _;
@@ -68,61 +70,42 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
-/// Distinct (route, method, status) handles a thread keeps; past this,
-/// calls register their metrics as they go (correct, only slower).
-const HTTP_HANDLES_PER_THREAD: usize = 256;
-
-/// The request metrics of one route, method and status.
-struct HttpHandles {
-    route: String,
-    method: Method,
-    status: u16,
-    requests: metrics::Counter,
-    duration: metrics::Histogram,
-}
+/// A finished call's labels: route, method and status.
+type HttpLabels = (String, Method, u16);
 
 thread_local! {
-    /// Registering a labelled metric builds and hashes its key and looks it
-    /// up under the registry's lock, which costs more than the counting;
-    /// each request-serving thread keeps the handles it has used.
-    static HTTP_HANDLES: RefCell<Vec<HttpHandles>> = const { RefCell::new(Vec::new()) };
+    /// The request metrics by their labels.
+    static HTTP_HANDLES: RefCell<Handles<HttpLabels, (Counter, Histogram)>> =
+        const { RefCell::new(Handles::new()) };
 }
 
 /// Counts a finished API call (`hearth_http_requests_total`) and records
 /// its duration (`hearth_http_request_duration_seconds`).
 pub fn record_http(route: &str, method: &Method, status: u16, elapsed: Duration) {
-    let register = || HttpHandles {
-        route: route.to_owned(),
-        method: method.clone(),
-        status,
-        requests: metrics::counter!(
-            "hearth_http_requests_total",
-            "route" => route.to_owned(),
-            "method" => method.as_str().to_owned(),
-            "status" => status.to_string(),
-        ),
-        duration: metrics::histogram!(
-            "hearth_http_request_duration_seconds",
-            "route" => route.to_owned(),
-            "method" => method.as_str().to_owned(),
-        ),
-    };
-    let record = |h: &HttpHandles| {
-        h.requests.increment(1);
-        h.duration.record(elapsed.as_secs_f64());
-    };
     HTTP_HANDLES.with_borrow_mut(|handles| {
-        let known = handles
-            .iter()
-            .find(|h| h.status == status && h.method == *method && h.route == route);
-        match known {
-            Some(h) => record(h),
-            None if handles.len() < HTTP_HANDLES_PER_THREAD => {
-                let h = register();
-                record(&h);
-                handles.push(h);
-            }
-            None => record(&register()),
-        }
+        handles.with(
+            |(r, m, s)| *s == status && m == method && r == route,
+            || {
+                let requests = metrics::counter!(
+                    "hearth_http_requests_total",
+                    "route" => route.to_owned(),
+                    "method" => method.as_str().to_owned(),
+                    "status" => status.to_string(),
+                );
+                let duration = metrics::histogram!(
+                    "hearth_http_request_duration_seconds",
+                    "route" => route.to_owned(),
+                    "method" => method.as_str().to_owned(),
+                );
+                (
+                    (route.to_owned(), method.clone(), status),
+                    (requests, duration),
+                )
+            },
+            |(requests, duration)| {
+                requests.increment(1);
+                duration.record(elapsed.as_secs_f64());
+            },
+        );
     });
 }

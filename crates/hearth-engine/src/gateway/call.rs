@@ -3,11 +3,13 @@
 
 use super::catalog::{ModelView, Route};
 use super::validate;
+use crate::metric_handles::Handles;
 use crate::{Engine, EngineError};
 use hearth_providers::{ChatRequest, Completion, EventStream, LlmProvider, ProviderError};
 use hearth_security::Principal;
 use hearth_security::ratelimit::{Check, Decision, Quota, RateLimiter, Subject};
 use hearth_types::Permission;
+use metrics::{Counter, Histogram};
 use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -302,49 +304,37 @@ fn retry_after(error: &ProviderError) -> Option<Duration> {
     }
 }
 
-/// The upstream metrics of one provider and outcome.
-struct UpstreamHandles {
-    provider: String,
-    outcome: &'static str,
-    requests: metrics::Counter,
-    first_byte: metrics::Histogram,
-}
+/// An upstream attempt's labels: provider and outcome.
+type UpstreamLabels = (String, &'static str);
 
 thread_local! {
-    /// Handles by provider and outcome, kept per thread: registering a
-    /// labelled metric on every call costs more than the counting. The
-    /// providers are the configured ones, so the list stays short.
-    static UPSTREAM_HANDLES: RefCell<Vec<UpstreamHandles>> = const { RefCell::new(Vec::new()) };
+    /// The upstream metrics by their labels.
+    static UPSTREAM_HANDLES: RefCell<Handles<UpstreamLabels, (Counter, Histogram)>> =
+        const { RefCell::new(Handles::new()) };
 }
 
 /// Counts an upstream attempt (`hearth_upstream_requests_total`) and
 /// records its time to the first byte (`hearth_upstream_first_byte_seconds`).
 fn record_upstream(provider: &str, outcome: &'static str, elapsed: Duration) {
     UPSTREAM_HANDLES.with_borrow_mut(|handles| {
-        let index = match handles
-            .iter()
-            .position(|h| h.outcome == outcome && h.provider == provider)
-        {
-            Some(index) => index,
-            None => {
-                handles.push(UpstreamHandles {
-                    provider: provider.to_owned(),
-                    outcome,
-                    requests: metrics::counter!(
-                        "hearth_upstream_requests_total",
-                        "provider" => provider.to_owned(),
-                        "outcome" => outcome,
-                    ),
-                    first_byte: metrics::histogram!(
-                        "hearth_upstream_first_byte_seconds",
-                        "provider" => provider.to_owned(),
-                    ),
-                });
-                handles.len() - 1
-            }
-        };
-        let h = &handles[index];
-        h.requests.increment(1);
-        h.first_byte.record(elapsed.as_secs_f64());
+        handles.with(
+            |(p, o)| *o == outcome && p == provider,
+            || {
+                let requests = metrics::counter!(
+                    "hearth_upstream_requests_total",
+                    "provider" => provider.to_owned(),
+                    "outcome" => outcome,
+                );
+                let first_byte = metrics::histogram!(
+                    "hearth_upstream_first_byte_seconds",
+                    "provider" => provider.to_owned(),
+                );
+                ((provider.to_owned(), outcome), (requests, first_byte))
+            },
+            |(requests, first_byte)| {
+                requests.increment(1);
+                first_byte.record(elapsed.as_secs_f64());
+            },
+        );
     });
 }

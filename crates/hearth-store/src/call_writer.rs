@@ -175,3 +175,22 @@ fn store_error(err: rusqlite::Error) -> StoreError {
         StoreError::Database(err)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::TestDatabase;
+    use crate::{Backend, Store, StoreOptions};
+
+    #[tokio::test]
+    async fn only_sqlite_files_get_their_own_call_connection() {
+        let db = TestDatabase::new(Backend::Sqlite).await.unwrap().unwrap();
+        let file = Store::connect(&StoreOptions::new(db.url.clone()))
+            .await
+            .unwrap();
+        assert!(file.calls.is_some(), "call groups would go through sqlx");
+        let memory = Store::connect(&StoreOptions::new("sqlite::memory:"))
+            .await
+            .unwrap();
+        assert!(memory.calls.is_none());
+    }
+}

@@ -374,18 +374,23 @@ pub async fn call_groups_and_transactions_share_one_chain(store: Store, _db: Tes
     let report = store.verify_audit_chain().await.unwrap();
     assert!(report.valid, "{report:?}");
     assert_eq!(report.checked, (in_groups + 40) as i64);
-    let usage = store
-        .usage_totals(&UsageQuery {
-            group_by: UsageGroup::Key,
-            ..UsageQuery::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(usage.len(), 1);
-    assert_eq!(usage[0].requests, in_groups as i64);
-    assert_eq!(usage[0].total_tokens, 7 * in_groups as i64);
-    let key = store.get_api_key("key_1").await.unwrap().unwrap();
-    assert_eq!(key.last_used_at, Some(1_019));
+    let usage = || async {
+        let totals = store
+            .usage_totals(&UsageQuery {
+                group_by: UsageGroup::Key,
+                ..UsageQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(totals.len(), 1);
+        (totals[0].requests, totals[0].total_tokens)
+    };
+    let last_used = || async {
+        let key = store.get_api_key("key_1").await.unwrap().unwrap();
+        key.last_used_at
+    };
+    assert_eq!(usage().await, (in_groups as i64, 7 * in_groups as i64));
+    assert_eq!(last_used().await, Some(1_019));
 
     // A group that fails (a record id already stored) writes nothing and
     // comes back whole, to be tried again.
@@ -397,28 +402,14 @@ pub async fn call_groups_and_transactions_share_one_chain(store: Store, _db: Tes
     assert_eq!(failing.usage.len(), 2);
     assert_eq!(failing.key_uses, vec![("key_1".to_owned(), 5_000)]);
     assert_eq!(store.audit_seq_of("fresh", None).await.unwrap(), None);
-    assert_eq!(
-        store
-            .get_api_key("key_1")
-            .await
-            .unwrap()
-            .unwrap()
-            .last_used_at,
-        Some(1_019)
-    );
+    assert_eq!(usage().await.0, in_groups as i64);
+    assert_eq!(last_used().await, Some(1_019));
     failing.entries[0].id = "fresh_too".into();
     failing.usage[1].id = "usage_fresh_too".into();
     store.commit_calls(&mut failing).await.unwrap();
     assert!(store.verify_audit_chain().await.unwrap().valid);
-    assert_eq!(
-        store
-            .get_api_key("key_1")
-            .await
-            .unwrap()
-            .unwrap()
-            .last_used_at,
-        Some(5_000)
-    );
+    assert_eq!(usage().await.0, in_groups as i64 + 2);
+    assert_eq!(last_used().await, Some(5_000));
 
     // A closed store takes no more groups.
     store.close().await;
